@@ -1,0 +1,65 @@
+//! What a driver saw: the containers, networks and volumes roost owns on one engine.
+
+use serde::{Deserialize, Serialize};
+
+/// Observed state of one node's engine at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Observed {
+    pub containers: Vec<ObservedContainer>,
+    /// Docker names of networks labelled [`crate::labels::MANAGED`].
+    pub networks: Vec<ObservedResource>,
+    /// Docker names of volumes labelled [`crate::labels::MANAGED`].
+    pub volumes: Vec<ObservedResource>,
+}
+
+/// A network or volume roost created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedResource {
+    /// Docker-side name.
+    pub name: String,
+    pub stack: String,
+    /// Compose-side name (`default`, `db-data`).
+    pub resource: String,
+}
+
+/// A container labelled [`crate::labels::MANAGED`], as its labels and state say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedContainer {
+    pub id: String,
+    pub name: String,
+    pub stack: String,
+    pub service: String,
+    pub slot: u32,
+    pub config_hash: String,
+    pub state: ContainerState,
+    pub health: Health,
+    /// Published ports as `HOST_IP:HOST_PORT->CONTAINER_PORT/PROTO`.
+    pub ports: Vec<String>,
+    /// Unix seconds the container was created.
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "state")]
+pub enum ContainerState {
+    /// Created but never started, or start failed.
+    Created,
+    Running,
+    /// Paused by someone (roost never pauses); counts as not serving.
+    Paused,
+    Restarting,
+    /// Stopped with this exit code (`None` when Docker did not say).
+    Exited { code: Option<i64> },
+    /// Being removed or dead.
+    Dead,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    /// No healthcheck configured.
+    None,
+    Starting,
+    Healthy,
+    Unhealthy,
+}
