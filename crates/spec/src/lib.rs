@@ -117,6 +117,32 @@ pub struct Service {
     pub secrets: Vec<FileRef>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub configs: Vec<FileRef>,
+    /// `network_mode`: `host`, `none`, `bridge`, `service:NAME` or `container:NAME`.
+    /// When set, `networks` is empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_mode: Option<String>,
+    /// `extra_hosts` as `HOST:IP`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_search: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tty: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stdin_open: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_add: Vec<String>,
+    /// OCI runtime (`nvidia`, `runc`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipc: Option<String>,
     /// `pull_policy`: whether the agent may pull a missing image.
     #[serde(default)]
     pub pull_policy: PullPolicy,
