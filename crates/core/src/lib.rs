@@ -7,3 +7,6 @@
 
 pub mod labels;
 pub mod observed;
+pub mod hash;
+pub mod reconcile;
+pub mod status;

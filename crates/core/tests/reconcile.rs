@@ -1,0 +1,255 @@
+//! The reconciler as data: a desired stack, what Docker shows, the plan.
+
+mod common;
+
+use common::*;
+use expect_test::expect;
+use roost_core::observed::{ContainerState, Health, Observed};
+use roost_core::reconcile::{Reconciler, SlotKey};
+use roost_core::status::replica_status;
+use roost_spec::RestartCondition;
+
+#[test]
+fn fresh_stack_creates_resources_then_services_whose_dependencies_hold() {
+    let stack = demo_stack();
+    let mut r = Reconciler::new();
+    let plan = r.plan(&desired(&[stack.clone()]), &Observed::default(), 0);
+    expect![[r#"
+        ensure network demo/default
+        ensure volume demo/data
+        create demo/api#1
+        create demo/api#2
+        create demo/web#1
+    "#]]
+    .assert_eq(&render(&plan));
+    let rows = replica_status("n1", &desired(&[stack]), &Observed::default(), &r, None);
+    let worker = rows.iter().find(|r| r.service == "worker").unwrap();
+    assert_eq!(worker.note.as_deref(), Some("waiting for web to be healthy"));
+    assert!(!worker.failed);
+}
+
+#[test]
+fn dependent_starts_only_once_its_dependency_is_healthy() {
+    let stack = demo_stack();
+    let mut observed = converged(&stack);
+    observed.containers.retain(|c| c.service != "worker");
+    let web = observed.containers.iter_mut().find(|c| c.service == "web").unwrap();
+    web.health = Health::Starting;
+    let mut r = Reconciler::new();
+    expect!["(nothing)\n"].assert_eq(&render(&r.plan(&desired(&[stack.clone()]), &observed, 0)));
+
+    let web = observed.containers.iter_mut().find(|c| c.service == "web").unwrap();
+    web.health = Health::Healthy;
+    expect![[r#"
+        create demo/worker#1
+    "#]]
+    .assert_eq(&render(&r.plan(&desired(&[stack]), &observed, 1)));
+}
+
+#[test]
+fn a_converged_node_needs_nothing_so_a_restarted_agent_adopts_its_containers() {
+    let stack = demo_stack();
+    let mut fresh_agent = Reconciler::new();
+    expect!["(nothing)\n"].assert_eq(&render(&fresh_agent.plan(&desired(&[stack.clone()]), &converged(&stack), 5)));
+}
+
+#[test]
+fn changing_one_service_replaces_only_that_service() {
+    let old = demo_stack();
+    let observed = converged(&old);
+    let mut new = old.clone();
+    new.services.get_mut("api").unwrap().environment.insert("MODE".into(), "fast".into());
+    let mut r = Reconciler::new();
+    expect![[r#"
+        remove demo/api#1 (api1): Outdated
+        remove demo/api#2 (api2): Outdated
+    "#]]
+    .assert_eq(&render(&r.plan(&desired(&[new]), &observed, 0)));
+}
+
+#[test]
+fn scaling_adds_and_removes_slots_without_touching_the_others() {
+    let old = demo_stack();
+    let observed = converged(&old);
+    let mut up = old.clone();
+    up.services.get_mut("api").unwrap().replicas = 3;
+    up.services.get_mut("web").unwrap().replicas = 1;
+    let mut down = old.clone();
+    down.services.get_mut("api").unwrap().replicas = 1;
+    let mut r = Reconciler::new();
+    expect![[r#"
+        create demo/api#3
+    "#]]
+    .assert_eq(&render(&r.plan(&desired(&[up]), &observed, 0)));
+    expect![[r#"
+        remove demo/api#2 (api2): NotDesired
+    "#]]
+    .assert_eq(&render(&r.plan(&desired(&[down]), &observed, 0)));
+}
+
+#[test]
+fn a_killed_container_restarts_at_once_then_backs_off_when_it_keeps_dying() {
+    let stack = demo_stack();
+    let d = desired(&[stack.clone()]);
+    let mut observed = converged(&stack);
+    let exited = ContainerState::Exited { code: Some(137) };
+    observed.containers.iter_mut().find(|c| c.service == "api" && c.slot == 1).unwrap().state = exited;
+    let mut r = Reconciler::new();
+    expect![[r#"
+        start demo/api#1 (api1)
+    "#]]
+    .assert_eq(&render(&r.plan(&d, &observed, 1_000)));
+    // It died again right away: the second restart waits 500 ms after the exit was
+    // seen, the third 1 s.
+    expect!["(nothing)\n"].assert_eq(&render(&r.plan(&d, &observed, 1_100)));
+    expect!["start demo/api#1 (api1)\n"].assert_eq(&render(&r.plan(&d, &observed, 1_600)));
+    expect!["(nothing)\n"].assert_eq(&render(&r.plan(&d, &observed, 2_500)));
+    expect!["(nothing)\n"].assert_eq(&render(&r.plan(&d, &observed, 3_499)));
+    expect!["start demo/api#1 (api1)\n"].assert_eq(&render(&r.plan(&d, &observed, 3_500)));
+    let key = SlotKey::new("demo", "api", 1);
+    assert_eq!(r.slot(&key).unwrap().failures, 3);
+    assert_eq!(r.slot(&key).unwrap().last_error.as_ref().unwrap().1, "exited with code 137");
+
+    // Running for 10 s resets the count, so the next failure restarts at once.
+    let healthy = converged(&stack);
+    r.plan(&d, &healthy, 4_000);
+    r.plan(&d, &healthy, 14_000);
+    assert_eq!(r.slot(&key).unwrap().failures, 0);
+    assert_eq!(r.slot(&key).unwrap().last_error, None);
+}
+
+#[test]
+fn a_removed_container_is_recreated_at_once() {
+    let stack = demo_stack();
+    let mut observed = converged(&stack);
+    observed.containers.retain(|c| c.service != "web");
+    let mut r = Reconciler::new();
+    expect!["create demo/web#1\n"].assert_eq(&render(&r.plan(&desired(&[stack]), &observed, 0)));
+}
+
+#[test]
+fn an_unhealthy_container_is_replaced() {
+    let stack = demo_stack();
+    let mut observed = converged(&stack);
+    observed.containers.iter_mut().find(|c| c.service == "web").unwrap().health = Health::Unhealthy;
+    let mut r = Reconciler::new();
+    let d = desired(&[stack]);
+    expect!["remove demo/web#1 (web1): Unhealthy\n"].assert_eq(&render(&r.plan(&d, &observed, 0)));
+    observed.containers.retain(|c| c.service != "web");
+    expect!["create demo/web#1\n"].assert_eq(&render(&r.plan(&d, &observed, 0)));
+}
+
+#[test]
+fn restart_policy_decides_what_happens_after_an_exit() {
+    let mut stack = demo_stack();
+    let d = |s: &roost_spec::Stack| desired(&[s.clone()]);
+    let mut observed = converged(&stack);
+    let api1 = observed.containers.iter_mut().find(|c| c.service == "api" && c.slot == 1).unwrap();
+    api1.state = ContainerState::Exited { code: Some(0) };
+
+    stack.services.get_mut("api").unwrap().restart.condition = RestartCondition::OnFailure;
+    expect!["(nothing)\n"].assert_eq(&render(&Reconciler::new().plan(&d(&stack), &observed, 0)));
+    stack.services.get_mut("api").unwrap().restart.condition = RestartCondition::None;
+    let mut r = Reconciler::new();
+    expect!["(nothing)\n"].assert_eq(&render(&r.plan(&d(&stack), &observed, 0)));
+    let rows = replica_status("n1", &d(&stack), &observed, &r, None);
+    assert!(rows.iter().find(|r| r.service == "api" && r.slot == 1).unwrap().ready, "a one-shot that exited 0 is done");
+}
+
+#[test]
+fn max_attempts_stops_restarts_and_reports_it() {
+    let mut stack = demo_stack();
+    let api = stack.services.get_mut("api").unwrap();
+    api.restart.max_attempts = Some(1);
+    let d = desired(&[stack.clone()]);
+    let mut observed = converged(&stack);
+    observed.containers.iter_mut().find(|c| c.service == "api" && c.slot == 1).unwrap().state =
+        ContainerState::Exited { code: Some(3) };
+    let mut r = Reconciler::new();
+    expect!["start demo/api#1 (api1)\n"].assert_eq(&render(&r.plan(&d, &observed, 0)));
+    expect!["(nothing)\n"].assert_eq(&render(&r.plan(&d, &observed, 60_000)));
+    let rows = replica_status("n1", &d, &observed, &r, None);
+    let row = rows.iter().find(|r| r.service == "api" && r.slot == 1).unwrap();
+    assert!(row.failed);
+    expect!["gave up after 2 failures: exited with code 3"].assert_eq(row.note.as_deref().unwrap());
+}
+
+#[test]
+fn a_failed_create_is_retried_after_a_backoff_and_shown() {
+    let stack = demo_stack();
+    let d = desired(&[stack.clone()]);
+    let mut observed = converged(&stack);
+    observed.containers.retain(|c| c.service != "web");
+    let mut r = Reconciler::new();
+    let key = SlotKey::new("demo", "web", 1);
+    r.record_error(&key, 0, "port 8080 is already in use".into(), None);
+    r.record_error(&key, 0, "port 8080 is already in use".into(), None);
+    expect!["(nothing)\n"].assert_eq(&render(&r.plan(&d, &observed, 100)));
+    expect!["create demo/web#1\n"].assert_eq(&render(&r.plan(&d, &observed, 500)));
+    let rows = replica_status("n1", &d, &observed, &r, None);
+    let web = rows.iter().find(|r| r.service == "web").unwrap();
+    assert!(web.failed);
+    assert_eq!(web.note.as_deref(), Some("port 8080 is already in use"));
+}
+
+#[test]
+fn duplicates_keep_the_oldest_up_to_date_running_container() {
+    let stack = demo_stack();
+    let mut observed = converged(&stack);
+    let mut twin = running(&stack, "web", 1);
+    twin.id = "web1-twin".into();
+    twin.created = 200;
+    observed.containers.push(twin);
+    let mut r = Reconciler::new();
+    expect!["remove demo/web#1 (web1-twin): Duplicate\n"]
+        .assert_eq(&render(&r.plan(&desired(&[stack]), &observed, 0)));
+}
+
+#[test]
+fn a_removed_stack_loses_its_containers_and_networks_but_never_its_volumes() {
+    let stack = demo_stack();
+    let observed = converged(&stack);
+    let mut r = Reconciler::new();
+    expect![[r#"
+        remove demo/api#1 (api1): NotDesired
+        remove demo/api#2 (api2): NotDesired
+        remove demo/web#1 (web1): NotDesired
+        remove demo/worker#1 (worker1): NotDesired
+        remove network demo_default
+    "#]]
+    .assert_eq(&render(&r.plan(&desired(&[]), &observed, 0)));
+}
+
+#[test]
+fn status_rows_snapshot() {
+    let stack = demo_stack();
+    let mut observed = converged(&stack);
+    observed.containers.iter_mut().find(|c| c.service == "web").unwrap().health = Health::Starting;
+    observed.containers.retain(|c| c.service != "worker");
+    let mut r = Reconciler::new();
+    r.plan(&desired(&[stack.clone()]), &observed, 0);
+    let rows = replica_status("n1", &desired(&[stack]), &observed, &r, None);
+    let text: String = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {} {} {} ready={} failed={} {}\n",
+                r.service,
+                r.slot,
+                r.state,
+                r.health,
+                r.container_id.as_deref().unwrap_or("-"),
+                r.ready,
+                r.failed,
+                r.note.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    expect![[r#"
+        api 1 running none api1 ready=true failed=false 
+        api 2 running none api2 ready=true failed=false 
+        web 1 running starting web1 ready=false failed=false 
+        worker 1 pending none - ready=false failed=false waiting for web to be healthy
+    "#]]
+    .assert_eq(&text);
+}
