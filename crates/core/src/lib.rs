@@ -10,3 +10,4 @@ pub mod observed;
 pub mod hash;
 pub mod reconcile;
 pub mod status;
+pub mod validate;

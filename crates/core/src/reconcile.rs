@@ -116,6 +116,9 @@ pub struct SlotMemory {
     pub running_since: Option<(String, Millis)>,
     /// `max_attempts` reached: roost stopped restarting it.
     pub gave_up: bool,
+    /// The config hash this memory is about; a new config starts with a clean slate,
+    /// so an error of the old config neither delays nor fails the new one.
+    pub config_hash: String,
 }
 
 /// The reconciler and its per-slot memory.
@@ -168,6 +171,9 @@ impl Reconciler {
                     }
                     let ctx = SlotContext { stack, service, key: &key, hash: &hash, observed, now };
                     let mem = self.slots.entry(key.clone()).or_default();
+                    if mem.config_hash != hash {
+                        *mem = SlotMemory { config_hash: hash.clone(), ..SlotMemory::default() };
+                    }
                     if let Some(action) = plan_slot(&ctx, best, mem) {
                         actions.push(action);
                     }
@@ -212,9 +218,6 @@ fn plan_slot(ctx: &SlotContext<'_>, current: Option<&ObservedContainer>, mem: &m
     };
     if c.config_hash != ctx.hash {
         mem.running_since = None;
-        mem.failures = 0;
-        mem.gave_up = false;
-        mem.retry_at = 0;
         return Some(remove(ctx.key, c, RemoveReason::Outdated));
     }
     match c.state {

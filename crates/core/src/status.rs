@@ -90,7 +90,7 @@ pub fn replica_status(
                         row.note = Some(format!("{}, and its restart policy is \"no\"", row.state));
                     }
                 }
-                if let Some(mem) = mem.filter(|_| !row.ready) {
+                if let Some(mem) = mem.filter(|m| !row.ready && m.config_hash == hash) {
                     if let Some((_, err)) = &mem.last_error {
                         row.note = Some(err.clone());
                         row.failed = true;

@@ -182,6 +182,7 @@ fn a_failed_create_is_retried_after_a_backoff_and_shown() {
     observed.containers.retain(|c| c.service != "web");
     let mut r = Reconciler::new();
     let key = SlotKey::new("demo", "web", 1);
+    expect!["create demo/web#1\n"].assert_eq(&render(&r.plan(&d, &observed, 0)));
     r.record_error(&key, 0, "port 8080 is already in use".into(), None);
     r.record_error(&key, 0, "port 8080 is already in use".into(), None);
     expect!["(nothing)\n"].assert_eq(&render(&r.plan(&d, &observed, 100)));
@@ -252,4 +253,22 @@ fn status_rows_snapshot() {
         worker 1 pending none - ready=false failed=false waiting for web to be healthy
     "#]]
     .assert_eq(&text);
+}
+
+#[test]
+fn an_error_of_an_old_config_does_not_hold_back_or_fail_the_new_one() {
+    let stack = demo_stack();
+    let mut observed = converged(&stack);
+    observed.containers.retain(|c| c.service != "web");
+    let mut r = Reconciler::new();
+    r.plan(&desired(&[stack.clone()]), &observed, 0);
+    let key = SlotKey::new("demo", "web", 1);
+    r.record_error(&key, 0, "port 8080 is already in use".into(), None);
+    r.record_error(&key, 0, "port 8080 is already in use".into(), None);
+
+    let mut fixed = stack.clone();
+    fixed.services.get_mut("web").unwrap().environment.insert("PORT".into(), "8081".into());
+    let rows = replica_status("n1", &desired(&[fixed.clone()]), &observed, &r, None);
+    assert!(!rows.iter().find(|r| r.service == "web").unwrap().failed, "status ignores the old config's error");
+    expect!["create demo/web#1\n"].assert_eq(&render(&r.plan(&desired(&[fixed]), &observed, 1)));
 }
