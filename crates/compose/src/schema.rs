@@ -91,7 +91,11 @@ fn join_types(mut names: Vec<&'static str>) -> String {
     match names.len() {
         0 => "something else".into(),
         1 => names[0].into(),
-        n => format!("{} or {}", names[..n - 1].join(", "), names[n - 1]),
+        n => {
+            // "a list or mapping": only the first type keeps its article.
+            let bare: Vec<&str> = names.iter().map(|s| s.trim_start_matches("a ")).collect();
+            format!("{} or {}", std::iter::once(names[0]).chain(bare[1..n - 1].iter().copied()).collect::<Vec<_>>().join(", "), bare[n - 1])
+        }
     }
 }
 
