@@ -1,1 +1,125 @@
+//! The roost agent: keeps the node's containers matching the desired state.
+//!
+//! Three parts share one [`Agent`]: the [`store`] (desired state on disk), the
+//! [`reconcile_loop`] (observe Docker, plan with the pure core, apply) and the [`api`]
+//! the CLI talks to over `DIR/roost.sock`. The loop wakes on Docker events, on every
+//! change to desired state, and at least once a second (restart backoff timers).
 #![forbid(unsafe_code)]
+
+pub mod api;
+mod logs;
+pub mod reconcile_loop;
+pub mod store;
+
+use anyhow::Context;
+use roost_core::observed::Observed;
+use roost_core::reconcile::Reconciler;
+use roost_docker::Driver;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use store::{RedbStore, StateStore};
+use tokio::sync::Notify;
+
+/// How to run an agent.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Holds `state.redb` and `roost.sock`; created owner-only.
+    pub data_dir: PathBuf,
+    /// Docker or Podman API address; `None` uses `DOCKER_HOST` or the default socket.
+    pub docker_host: Option<String>,
+    /// This node's name, shown in `roost ps`.
+    pub node_name: String,
+}
+
+/// State shared by the loop and the API handlers.
+pub struct Agent {
+    pub(crate) node: String,
+    docker_host: Option<String>,
+    pub(crate) store: Arc<dyn StateStore>,
+    driver: tokio::sync::RwLock<Option<Arc<Driver>>>,
+    pub(crate) view: Mutex<View>,
+    /// Wakes the loop: new desired state, a Docker event.
+    pub(crate) wake: Notify,
+    /// Held for a whole reconcile pass, and by `down` while it tears a stack down, so
+    /// the two never race (a pass planned before the stack was removed could recreate
+    /// a container after `down` returned).
+    pub(crate) pass: tokio::sync::Mutex<()>,
+    started: Instant,
+}
+
+/// What the last pass saw and remembers; read by `ps`.
+#[derive(Default)]
+pub(crate) struct View {
+    pub observed: Observed,
+    pub reconciler: Reconciler,
+    pub engine_error: Option<String>,
+}
+
+impl Agent {
+    /// Milliseconds since the agent started: the reconciler's clock.
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// The engine connection, made on first use and again after it was dropped.
+    ///
+    /// # Errors
+    /// Why the engine cannot be reached; the caller records it for `ps`.
+    pub(crate) async fn driver(&self) -> Result<Arc<Driver>, String> {
+        if let Some(d) = self.driver.read().await.as_ref() {
+            return Ok(d.clone());
+        }
+        let mut slot = self.driver.write().await;
+        if let Some(d) = slot.as_ref() {
+            return Ok(d.clone());
+        }
+        let d = Arc::new(Driver::connect(self.docker_host.as_deref()).await.map_err(|e| e.to_string())?);
+        *slot = Some(d.clone());
+        Ok(d)
+    }
+
+    /// Forgets the connection so the next use reconnects (and renegotiates the API version).
+    pub(crate) async fn drop_driver(&self) {
+        *self.driver.write().await = None;
+    }
+}
+
+/// Runs the agent until `shutdown` completes.
+///
+/// # Errors
+/// Start-up failures: the data dir cannot be created, another agent holds it, the
+/// socket cannot be bound. Once running, engine failures are reported, not fatal.
+pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot restrict permissions of {}", config.data_dir.display()))?;
+    let store = RedbStore::open(&config.data_dir)?;
+    // The store's lock proves no other agent uses this dir, so a socket file left here
+    // is stale.
+    let socket = config.data_dir.join("roost.sock");
+    let _ = std::fs::remove_file(&socket);
+    let listener = tokio::net::UnixListener::bind(&socket)
+        .with_context(|| format!("cannot listen on {}", socket.display()))?;
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))?;
+
+    let agent = Arc::new(Agent {
+        node: config.node_name,
+        docker_host: config.docker_host,
+        store: Arc::new(store),
+        driver: Default::default(),
+        view: Default::default(),
+        wake: Notify::new(),
+        pass: Default::default(),
+        started: Instant::now(),
+    });
+    tracing::info!(socket = %socket.display(), node = %agent.node, "roost agent listening");
+    let loop_task = tokio::spawn(reconcile_loop::run(agent.clone()));
+    let app = api::router(agent);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    loop_task.abort();
+    let _ = std::fs::remove_file(&socket);
+    Ok(())
+}

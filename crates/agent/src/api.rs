@@ -1,0 +1,156 @@
+//! The HTTP API the CLI calls (see `roost_api` for the contract).
+
+use crate::reconcile_loop::stop_settings;
+use crate::Agent;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use roost_api::{DeployRequest, DeployResponse, ErrorBody, Info, PsResponse, RemoveResponse, StackSummary};
+use roost_core::hash::config_hash;
+use roost_core::reconcile::Desired;
+use roost_core::status::replica_status;
+use serde::Deserialize;
+use std::sync::Arc;
+
+pub fn router(agent: Arc<Agent>) -> Router {
+    Router::new()
+        .route("/v1/info", get(info))
+        .route("/v1/stacks", get(list_stacks))
+        .route("/v1/stacks/{name}", axum::routing::put(deploy).delete(remove))
+        .route("/v1/ps", get(ps))
+        .route("/v1/logs", get(crate::logs::logs))
+        .with_state(agent)
+}
+
+/// An error answer: a status and a message for the user.
+pub(crate) struct ApiError(StatusCode, String);
+
+impl ApiError {
+    pub(crate) fn bad_request(msg: impl Into<String>) -> Self {
+        ApiError(StatusCode::BAD_REQUEST, msg.into())
+    }
+    pub(crate) fn unavailable(msg: impl Into<String>) -> Self {
+        ApiError(StatusCode::SERVICE_UNAVAILABLE, msg.into())
+    }
+    fn internal(msg: impl std::fmt::Display) -> Self {
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, msg.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(ErrorBody { error: self.1 })).into_response()
+    }
+}
+
+async fn info(State(agent): State<Arc<Agent>>) -> Json<Info> {
+    let engine = match agent.driver().await {
+        Ok(d) => d.ping().await.map(|()| format!("reachable at {}", d.host())).map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    Json(Info { node: agent.node.clone(), version: env!("CARGO_PKG_VERSION").into(), engine })
+}
+
+async fn list_stacks(State(agent): State<Arc<Agent>>) -> Result<Json<Vec<StackSummary>>, ApiError> {
+    let stacks = agent.store.stacks().map_err(ApiError::internal)?;
+    Ok(Json(
+        stacks
+            .into_values()
+            .map(|s| StackSummary { name: s.spec.name.clone(), generation: s.generation, services: s.spec.services.len() })
+            .collect(),
+    ))
+}
+
+async fn deploy(
+    State(agent): State<Arc<Agent>>,
+    Path(name): Path<String>,
+    body: Result<Json<DeployRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<DeployResponse>, ApiError> {
+    let Json(req) = body.map_err(|e| ApiError::bad_request(format!("invalid deploy request: {}", e.body_text())))?;
+    if req.stack.name != name {
+        return Err(ApiError::bad_request(format!("the path names stack `{name}` but the body holds `{}`", req.stack.name)));
+    }
+    roost_core::validate::validate_stack(&req.stack).map_err(ApiError::bad_request)?;
+    let previous = agent.store.stacks().map_err(ApiError::internal)?.remove(&name);
+    let changed_services = req
+        .stack
+        .services
+        .keys()
+        .filter(|svc| {
+            let old = previous.as_ref().and_then(|p| config_hash(&p.spec, svc));
+            old != config_hash(&req.stack, svc)
+        })
+        .cloned()
+        .collect();
+    let stored = agent.store.put_stack(&req.stack).map_err(ApiError::internal)?;
+    agent.wake.notify_one();
+    Ok(Json(DeployResponse { stack: name, generation: stored.generation, changed_services }))
+}
+
+#[derive(Deserialize)]
+struct RemoveQuery {
+    #[serde(default)]
+    volumes: bool,
+}
+
+/// Removes the stack from desired state, then tears down its containers, networks and,
+/// when asked, volumes, before answering, so `down` returning means they are gone.
+async fn remove(
+    State(agent): State<Arc<Agent>>,
+    Path(name): Path<String>,
+    Query(q): Query<RemoveQuery>,
+) -> Result<Json<RemoveResponse>, ApiError> {
+    let _pass = agent.pass.lock().await;
+    let removed = agent.store.remove_stack(&name).map_err(ApiError::internal)?;
+    let driver = agent.driver().await.map_err(|e| {
+        ApiError::unavailable(format!(
+            "stack `{name}` is no longer desired, but its containers cannot be removed now: container engine unreachable: {e}"
+        ))
+    })?;
+    let observed = driver.observe().await.map_err(|e| ApiError::unavailable(e.to_string()))?;
+    if removed.is_none() && !observed.containers.iter().any(|c| c.stack == name) && !observed.networks.iter().any(|n| n.stack == name) {
+        return Err(ApiError(StatusCode::NOT_FOUND, format!("no stack named `{name}`")));
+    }
+    let spec = removed.as_ref().map(|s| &s.spec);
+    let containers: Vec<_> = observed.containers.iter().filter(|c| c.stack == name).collect();
+    let results = futures_util::future::join_all(containers.iter().map(|c| {
+        let (signal, grace) = stop_settings(spec, &c.service);
+        let driver = driver.clone();
+        async move { driver.remove_container(&c.id, signal.as_deref(), grace).await }
+    }))
+    .await;
+    for r in results {
+        r.map_err(|e| ApiError::internal(format!("removing a container of `{name}`: {e}")))?;
+    }
+    let mut removed_networks = Vec::new();
+    for n in observed.networks.iter().filter(|n| n.stack == name) {
+        driver.remove_network(&n.name).await.map_err(|e| ApiError::internal(format!("network {}: {e}", n.name)))?;
+        removed_networks.push(n.name.clone());
+    }
+    let mut removed_volumes = Vec::new();
+    if q.volumes {
+        for v in observed.volumes.iter().filter(|v| v.stack == name) {
+            driver.remove_volume(&v.name).await.map_err(|e| ApiError::internal(format!("volume {}: {e}", v.name)))?;
+            removed_volumes.push(v.name.clone());
+        }
+    }
+    agent.wake.notify_one();
+    Ok(Json(RemoveResponse { stack: name, removed_containers: containers.len(), removed_networks, removed_volumes }))
+}
+
+#[derive(Deserialize)]
+struct PsQuery {
+    stack: Option<String>,
+}
+
+async fn ps(State(agent): State<Arc<Agent>>, Query(q): Query<PsQuery>) -> Result<Json<PsResponse>, ApiError> {
+    let desired: Desired = agent.store.stacks().map_err(ApiError::internal)?.into_iter().map(|(k, v)| (k, v.spec)).collect();
+    let view = agent.view.lock().expect("view lock");
+    let mut replicas = replica_status(&agent.node, &desired, &view.observed, &view.reconciler, view.engine_error.as_deref());
+    if let Some(stack) = &q.stack {
+        replicas.retain(|r| &r.stack == stack);
+    }
+    Ok(Json(PsResponse { node: agent.node.clone(), engine_error: view.engine_error.clone(), replicas }))
+}

@@ -1,0 +1,130 @@
+//! Command-line surface. Flags mirror `docker compose` where a command has a twin there.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "roost", version, about = "Run Compose stacks on one to seven machines, self-healing")]
+pub struct Cli {
+    /// Agent address, `unix:///path/roost.sock`. Default: the socket in the default data dir.
+    #[arg(long, global = true, env = "ROOST_HOST")]
+    pub host: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the agent in the foreground.
+    Agent(AgentArgs),
+    /// Create or update a stack from Compose files.
+    Up(UpArgs),
+    /// Remove a stack: its containers and networks (and volumes with --volumes).
+    Down(DownArgs),
+    /// List replicas: one row per replica slot.
+    Ps(PsArgs),
+    /// Show the logs of a stack's services.
+    Logs(LogsArgs),
+    /// Validate Compose files and print the normalized model.
+    Config(ConfigArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct AgentArgs {
+    /// Where the agent keeps its state and socket. Default: /var/lib/roost for root,
+    /// else $XDG_DATA_HOME/roost (~/.local/share/roost).
+    #[arg(long, env = "ROOST_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Docker or Podman API address (unix:///run/podman/podman.sock). Default: DOCKER_HOST,
+    /// else unix:///var/run/docker.sock.
+    #[arg(long)]
+    pub docker_host: Option<String>,
+    /// This node's name. Default: the host name.
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// The Compose project a command is about: files, name, profiles.
+#[derive(Args, Debug, Clone)]
+pub struct ProjectArgs {
+    /// Compose file(s); later files merge over earlier ones. Default: compose.yaml,
+    /// compose.yml, docker-compose.yaml or docker-compose.yml in the current folder.
+    #[arg(short = 'f', long = "file")]
+    pub files: Vec<PathBuf>,
+    /// Stack name. Default: `name:` in the file, else the project folder's name.
+    #[arg(short = 'p', long = "project-name")]
+    pub project_name: Option<String>,
+    /// Enable services of this profile (repeatable; also COMPOSE_PROFILES).
+    #[arg(long = "profile")]
+    pub profiles: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Wait until every replica runs and is healthy; fail with the reason otherwise.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up after this many seconds.
+    #[arg(long, default_value_t = 300)]
+    pub wait_timeout: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct DownArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Also remove the stack's named volumes (their data is lost).
+    #[arg(short = 'v', long)]
+    pub volumes: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// Only this stack. Default: all stacks.
+    #[arg(short = 'p', long = "project-name")]
+    pub project_name: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// Stack name. Default: the name the Compose files in the current folder give.
+    #[arg(short = 'p', long = "project-name")]
+    pub project_name: Option<String>,
+    /// Compose file(s) to take the stack name from (`-f` means --follow here, as in
+    /// `docker compose logs`).
+    #[arg(long = "file")]
+    pub files: Vec<PathBuf>,
+    /// Only this service. Default: all services of the stack.
+    pub service: Option<String>,
+    /// Keep streaming new lines.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Only the last N lines of each replica.
+    #[arg(short = 'n', long)]
+    pub tail: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct ConfigArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Print JSON instead of YAML.
+    #[arg(long)]
+    pub json: bool,
+    /// Only validate; print nothing but problems.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

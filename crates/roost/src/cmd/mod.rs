@@ -1,0 +1,60 @@
+//! One module per command; each returns the process exit code.
+
+mod agent;
+mod config;
+mod down;
+mod logs;
+mod ps;
+mod up;
+mod wait;
+
+use crate::cli::{Cli, Command};
+use roost_api::client::Client;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let host = cli.host.clone();
+    match cli.command {
+        Command::Agent(args) => agent::run(args).await,
+        Command::Config(args) => config::run(args),
+        Command::Up(args) => up::run(&client(host)?, args).await,
+        Command::Down(args) => down::run(&client(host)?, args).await,
+        Command::Ps(args) => ps::run(&client(host)?, args).await,
+        Command::Logs(args) => logs::run(&client(host)?, args).await,
+    }
+}
+
+/// The data dir an agent uses when none is given.
+pub fn default_data_dir() -> PathBuf {
+    if std::env::var_os("ROOST_DATA_DIR").is_some_and(|d| !d.is_empty()) {
+        return PathBuf::from(std::env::var_os("ROOST_DATA_DIR").unwrap());
+    }
+    let is_root = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false);
+    if is_root {
+        return PathBuf::from("/var/lib/roost");
+    }
+    match (std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME")) {
+        (Some(x), _) if !x.is_empty() => PathBuf::from(x).join("roost"),
+        (_, Some(h)) => PathBuf::from(h).join(".local/share/roost"),
+        _ => PathBuf::from("/var/lib/roost"),
+    }
+}
+
+fn client(host: Option<String>) -> anyhow::Result<Client> {
+    let address = host
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| format!("unix://{}", default_data_dir().join("roost.sock").display()));
+    Ok(Client::new(&address)?)
+}
+
+/// Percent-encodes a query value (stack and service names are plain, but be safe).
+pub(crate) fn q(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
