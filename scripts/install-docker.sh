@@ -23,7 +23,7 @@ command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   as_root apt-get update
-  as_root apt-get install -y --no-install-recommends "${need_pkgs[@]}"
+  as_root apt-get install -y "${need_pkgs[@]}"
 fi
 
 # Debian's client is /usr/bin/docker; fall back to whatever `docker` is on PATH.

@@ -3,6 +3,12 @@
 //! The engine is `DOCKER_HOST` or /var/run/docker.sock; an unreachable engine FAILS the
 //! tests (no silent skipping). Each test uses its own stack name and removes everything
 //! labelled with it afterwards, also when the test body panics.
+//!
+//! Run them on an engine no roost agent manages: an agent removes managed containers
+//! and networks of stacks it does not know, which shows up here as "No such
+//! container" / "network ... not found". A private engine works well, e.g. a second
+//! dockerd in its own network namespace (see /work/shared/TESTBED.md) with
+//! `DOCKER_HOST=unix:///tmp/rdt/docker.sock cargo test -p roost-docker`.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
