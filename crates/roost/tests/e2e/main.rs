@@ -1,0 +1,7 @@
+//! End-to-end tests of roost on one node: the real binary, agent and dockerd.
+//!
+//! Each test is one of the single-node issue's acceptance criteria.
+
+mod harness;
+mod lifecycle;
+mod rejects;
