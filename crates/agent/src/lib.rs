@@ -36,6 +36,8 @@ pub struct AgentConfig {
 /// State shared by the loop and the API handlers.
 pub struct Agent {
     pub(crate) node: String,
+    /// Stamped on everything this agent creates; see `Driver::owned_by`.
+    agent_id: String,
     docker_host: Option<String>,
     pub(crate) store: Arc<dyn StateStore>,
     driver: tokio::sync::RwLock<Option<Arc<Driver>>>,
@@ -75,7 +77,8 @@ impl Agent {
         if let Some(d) = slot.as_ref() {
             return Ok(d.clone());
         }
-        let d = Arc::new(Driver::connect(self.docker_host.as_deref()).await.map_err(|e| e.to_string())?);
+        let d = Driver::connect(self.docker_host.as_deref()).await.map_err(|e| e.to_string())?;
+        let d = Arc::new(d.owned_by(self.agent_id.clone()));
         *slot = Some(d.clone());
         Ok(d)
     }
@@ -97,6 +100,7 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
     std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("cannot restrict permissions of {}", config.data_dir.display()))?;
     let store = RedbStore::open(&config.data_dir)?;
+    let agent_id = agent_id(&config.data_dir)?;
     // The store's lock proves no other agent uses this dir, so a socket file left here
     // is stale.
     let socket = config.data_dir.join("roost.sock");
@@ -107,6 +111,7 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
 
     let agent = Arc::new(Agent {
         node: config.node_name,
+        agent_id,
         docker_host: config.docker_host,
         store: Arc::new(store),
         driver: Default::default(),
@@ -122,4 +127,22 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
     loop_task.abort();
     let _ = std::fs::remove_file(&socket);
     Ok(())
+}
+
+/// This agent's id, made once and kept in `DIR/agent-id`, so a restarted agent
+/// recognizes (adopts) the containers it created.
+fn agent_id(dir: &std::path::Path) -> anyhow::Result<String> {
+    let path = dir.join("agent-id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_owned()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    let uuid = std::fs::read_to_string("/proc/sys/kernel/random/uuid").context("cannot make an agent id")?;
+    let id: String = uuid.trim().chars().filter(|c| *c != '-').take(16).collect();
+    let tmp = dir.join("agent-id.tmp");
+    std::fs::write(&tmp, &id).and_then(|()| std::fs::rename(&tmp, &path))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(id)
 }

@@ -5,6 +5,9 @@
 
 /// Present (value `"true"`) on every container, network and volume roost created.
 pub const MANAGED: &str = "io.roost.managed";
+/// The id of the agent that created the object. An agent observes and removes only
+/// its own, so agents sharing an engine never fight over containers.
+pub const OWNER: &str = "io.roost.owner";
 /// Stack (Compose project) name.
 pub const STACK: &str = "io.roost.stack";
 /// Service name within the stack.

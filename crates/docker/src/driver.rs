@@ -38,6 +38,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct Driver {
     docker: Docker,
     host: String,
+    /// The agent id this driver creates for and observes; see [`Driver::owned_by`].
+    owner: Option<String>,
 }
 
 /// One container event, only used by the agent as a hint to observe again.
@@ -49,8 +51,13 @@ pub struct ContainerEvent {
     pub action: String,
 }
 
-fn managed_filter() -> HashMap<String, Vec<String>> {
-    HashMap::from([("label".to_string(), vec![format!("{}=true", labels::MANAGED)])])
+/// Docker ANDs label filters: managed by roost, and by this owner when one is set.
+fn managed_filter(owner: Option<&str>) -> HashMap<String, Vec<String>> {
+    let mut label = vec![format!("{}=true", labels::MANAGED)];
+    if let Some(owner) = owner {
+        label.push(format!("{}={owner}", labels::OWNER));
+    }
+    HashMap::from([("label".to_string(), label)])
 }
 
 impl Driver {
@@ -87,7 +94,23 @@ impl Driver {
             .negotiate_version()
             .await
             .map_err(|e| DriverError::from_bollard(e, &host))?;
-        Ok(Driver { docker, host })
+        Ok(Driver { docker, host, owner: None })
+    }
+
+    /// Scopes the driver to one agent: what it creates carries [`labels::OWNER`] =
+    /// `owner`, and [`Driver::observe`] and [`Driver::events`] see only that owner's
+    /// objects. Two agents (or an agent and a test) sharing an engine then never remove
+    /// each other's containers. Existing networks and volumes are reused by name
+    /// whoever created them, so data survives a reset agent.
+    pub fn owned_by(mut self, owner: impl Into<String>) -> Self {
+        self.owner = Some(owner.into());
+        self
+    }
+
+    fn owner_labels(&self, labels: &mut Option<HashMap<String, String>>) {
+        if let Some(owner) = &self.owner {
+            labels.get_or_insert_with(HashMap::new).insert(labels::OWNER.to_string(), owner.clone());
+        }
     }
 
     /// The engine address this driver talks to.
@@ -121,19 +144,19 @@ impl Driver {
             .docker
             .list_containers(Some(ListContainersOptions {
                 all: true,
-                filters: Some(managed_filter()),
+                filters: Some(managed_filter(self.owner.as_deref())),
                 ..Default::default()
             }))
             .await
             .map_err(|e| self.err(e))?;
         let networks = self
             .docker
-            .list_networks(Some(ListNetworksOptions { filters: Some(managed_filter()) }))
+            .list_networks(Some(ListNetworksOptions { filters: Some(managed_filter(self.owner.as_deref())) }))
             .await
             .map_err(|e| self.err(e))?;
         let volumes = self
             .docker
-            .list_volumes(Some(ListVolumesOptions { filters: Some(managed_filter()) }))
+            .list_volumes(Some(ListVolumesOptions { filters: Some(managed_filter(self.owner.as_deref())) }))
             .await
             .map_err(|e| self.err(e))?;
 
@@ -194,7 +217,8 @@ impl Driver {
         if external {
             return Err(DriverError::MissingExternal { kind: "network", name });
         }
-        let body: NetworkCreateRequest = config::network_config(stack, network);
+        let mut body: NetworkCreateRequest = config::network_config(stack, network);
+        self.owner_labels(&mut body.labels);
         match self.docker.create_network(body).await {
             Ok(_) => Ok(()),
             Err(e) => match self.err(e) {
@@ -220,8 +244,10 @@ impl Driver {
         if stack.volumes.get(volume).is_some_and(|v| v.external) {
             return Err(DriverError::MissingExternal { kind: "volume", name });
         }
+        let mut body = config::volume_config(stack, volume);
+        self.owner_labels(&mut body.labels);
         self.docker
-            .create_volume(config::volume_config(stack, volume))
+            .create_volume(body)
             .await
             .map(|_| ())
             .map_err(|e| self.err(e))
@@ -283,7 +309,8 @@ impl Driver {
         slot: u32,
         config_hash: &str,
     ) -> Result<String, DriverError> {
-        let body = container_config(stack, service, slot, config_hash)?;
+        let mut body = container_config(stack, service, slot, config_hash)?;
+        self.owner_labels(&mut body.labels);
         let extra = extra_networks(stack, service)?;
         let svc = config::service(stack, service)?;
         self.ensure_image(&svc.image, svc.pull_policy).await?;
@@ -410,7 +437,7 @@ impl Driver {
     /// agent relies on: events are only wake-ups, the state itself is re-read with
     /// [`Driver::observe`]. Dropping closes the HTTP connection.
     pub fn events(&self) -> impl Stream<Item = Result<ContainerEvent, DriverError>> + Send + 'static {
-        let mut filters = managed_filter();
+        let mut filters = managed_filter(self.owner.as_deref());
         filters.insert("type".to_string(), vec!["container".to_string()]);
         let host = self.host.clone();
         // No response timeout: an idle engine sends nothing for a long time.

@@ -454,18 +454,22 @@ pub struct FileObject {
 
 impl Stack {
     /// The Docker-side name of a Compose network of this stack.
+    /// An external network without `name:` is called by its key, as in Compose.
     pub fn docker_network_name(&self, network: &str) -> String {
-        match self.networks.get(network).and_then(|n| n.name.clone()) {
-            Some(name) => name,
-            None => format!("{}_{}", self.name, network),
+        match self.networks.get(network) {
+            Some(n) if n.name.is_some() => n.name.clone().unwrap_or_default(),
+            Some(n) if n.external => network.to_owned(),
+            _ => format!("{}_{}", self.name, network),
         }
     }
 
     /// The Docker-side name of a Compose volume of this stack.
+    /// An external volume without `name:` is called by its key, as in Compose.
     pub fn docker_volume_name(&self, volume: &str) -> String {
-        match self.volumes.get(volume).and_then(|v| v.name.clone()) {
-            Some(name) => name,
-            None => format!("{}_{}", self.name, volume),
+        match self.volumes.get(volume) {
+            Some(v) if v.name.is_some() => v.name.clone().unwrap_or_default(),
+            Some(v) if v.external => volume.to_owned(),
+            _ => format!("{}_{}", self.name, volume),
         }
     }
 }

@@ -162,3 +162,17 @@ fn down_leaves_no_containers_or_networks_and_removes_volumes_when_asked() {
     assert!(!gone.status.success());
     assert!(stderr(&gone).contains("no stack named `e2edown`"), "{}", stderr(&gone));
 }
+
+#[test]
+fn two_agents_on_one_engine_leave_each_others_containers_alone() {
+    let _serial = serial();
+    let mut first = Agent::start();
+    ok(&first.up("e2eowner", &demo(28086)));
+    let before = containers("e2eowner");
+    let mut second = Agent::start();
+    ok(&second.up("e2eother", "services:\n  s:\n    image: roost-test/busybox:latest\n    command: [\"sleep\", \"1000\"]\n    init: true\n"));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(containers("e2eowner"), before, "the second agent must not touch the first one's stack");
+    assert!(second.ps("e2eowner").is_empty(), "nor show it");
+    assert_eq!(containers("e2eother").len(), 1);
+}
