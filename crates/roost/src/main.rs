@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         .expect("a tokio runtime");
     match runtime.block_on(cmd::run(cli)) {
         Ok(code) => code,
+        Err(e) if e.downcast_ref::<project::AlreadyReported>().is_some() => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

@@ -34,7 +34,13 @@ pub fn load(args: &ProjectArgs) -> anyhow::Result<Loaded> {
         profiles: args.profiles.clone(),
         env: std::env::vars().collect(),
     };
-    let loaded = roost_compose::load(&opts).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let loaded = match roost_compose::load(&opts) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}");
+            return Err(AlreadyReported.into());
+        }
+    };
     for w in &loaded.warnings {
         eprintln!("{w}");
     }
@@ -48,3 +54,16 @@ pub fn stack_name(args: &ProjectArgs) -> anyhow::Result<String> {
     }
     Ok(load(args)?.stack.name)
 }
+
+/// An error whose message was already printed (compose diagnostics carry their own
+/// `error:` labels); `main` exits non-zero without printing it again.
+#[derive(Debug)]
+pub struct AlreadyReported;
+
+impl std::fmt::Display for AlreadyReported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("invalid Compose project")
+    }
+}
+
+impl std::error::Error for AlreadyReported {}
