@@ -42,6 +42,27 @@ pub struct AgentArgs {
     /// This node's name. Default: the host name.
     #[arg(long)]
     pub name: Option<String>,
+    /// Cluster and remote API address (mutual TLS). `none` disables TCP entirely
+    /// (a one-node cluster that can never be joined).
+    #[arg(long, default_value = "0.0.0.0:4280")]
+    pub listen: String,
+    /// The address other nodes reach this one at. Default: the listen address, or this
+    /// host's primary IPv4 address when listening on 0.0.0.0.
+    #[arg(long)]
+    pub advertise: Option<String>,
+    /// A node label `key=value` for placement (repeatable).
+    #[arg(long = "label", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+    /// Run as a witness: a voter that holds no workloads.
+    #[arg(long)]
+    pub witness: bool,
+}
+
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("`{s}` is not a label: use key=value")),
+    }
 }
 
 /// The Compose project a command is about: files, name, profiles.

@@ -78,6 +78,7 @@ impl Agent {
             .arg("agent")
             .arg("--data-dir")
             .arg(self.dir.path().join("data"))
+            .args(["--listen", "none"])
             .args(&self.extra_args)
             .stdout(Stdio::null())
             .stderr(log)
