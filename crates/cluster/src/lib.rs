@@ -1,0 +1,15 @@
+//! Cluster state replicated with Raft.
+//!
+//! Every agent is a member of a cluster, a one-node cluster until it joins another, so
+//! there is one code path for one node and for seven. [`state`] is the replicated state
+//! and its pure apply function; [`storage`] keeps the Raft log, vote and state machine
+//! in redb; [`network`] carries Raft RPCs over a [`network::Transport`] the agent
+//! provides (mutual TLS); [`node::ClusterNode`] is what the agent uses: write a command,
+//! read state, change membership.
+#![forbid(unsafe_code)]
+
+pub mod state;
+pub mod storage;
+pub mod types;
+pub mod network;
+pub mod node;

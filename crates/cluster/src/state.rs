@@ -1,0 +1,135 @@
+//! The replicated cluster state and how a command changes it: pure, no IO.
+
+use crate::types::{Command, CommandResponse, NodeId};
+use roost_spec::Stack;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A stack as stored, with the generation that counts its changes and the node it runs
+/// on (until the scheduler assigns replicas one by one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredStack {
+    pub spec: Stack,
+    pub generation: u64,
+    #[serde(default)]
+    pub node: NodeId,
+}
+
+/// What the cluster knows about a member.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub id: NodeId,
+    pub name: String,
+    /// `host:port` other nodes reach it at.
+    pub addr: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub witness: bool,
+    #[serde(default)]
+    pub resources: Resources,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Resources {
+    pub cpus: u32,
+    pub memory_bytes: u64,
+    #[serde(default)]
+    pub gpus: Vec<String>,
+    #[serde(default)]
+    pub devices: Vec<String>,
+}
+
+/// Everything Raft replicates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ClusterState {
+    pub stacks: BTreeMap<String, StoredStack>,
+    pub nodes: BTreeMap<NodeId, NodeInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<CaKeys>,
+    /// SHA-256 hashes of the join-token secrets the cluster accepts.
+    #[serde(default)]
+    pub join_secrets: Vec<String>,
+}
+
+/// The cluster CA, replicated so any leader can sign joining nodes.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaKeys {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl std::fmt::Debug for CaKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CaKeys { .. }")
+    }
+}
+
+impl ClusterState {
+    /// Applies one command. Deterministic: every replica computes the same result.
+    pub fn apply(&mut self, command: &Command) -> CommandResponse {
+        match command {
+            Command::PutStack { stack, node } => {
+                let generation = match self.stacks.get(&stack.name) {
+                    Some(old) if old.spec == *stack && old.node == *node => old.generation,
+                    Some(old) => old.generation + 1,
+                    None => 1,
+                };
+                let stored = StoredStack { spec: stack.clone(), generation, node: *node };
+                self.stacks.insert(stack.name.clone(), stored.clone());
+                CommandResponse { stack: Some(stored), removed: false }
+            }
+            Command::RemoveStack { name } => {
+                let removed = self.stacks.remove(name);
+                CommandResponse { stack: removed, removed: false }.with_removed()
+            }
+            Command::PutNode { node } => {
+                self.nodes.insert(node.id, node.clone());
+                CommandResponse::default()
+            }
+            Command::RemoveNode { id } => {
+                let removed = self.nodes.remove(id).is_some();
+                CommandResponse { stack: None, removed }
+            }
+            Command::SetCa { cert_pem, key_pem } => {
+                // The first CA wins: a replayed or racing SetCa never swaps trust roots.
+                if self.ca.is_none() {
+                    self.ca = Some(CaKeys { cert_pem: cert_pem.clone(), key_pem: key_pem.clone() });
+                }
+                CommandResponse::default()
+            }
+            Command::SetJoinSecrets { hashes } => {
+                self.join_secrets = hashes.clone();
+                CommandResponse::default()
+            }
+        }
+    }
+}
+
+impl CommandResponse {
+    fn with_removed(mut self) -> Self {
+        self.removed = self.stack.is_some();
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generations_count_changes_and_the_first_ca_wins() {
+        let mut s = ClusterState::default();
+        let stack = Stack { name: "app".into(), ..Default::default() };
+        let put = |node| Command::PutStack { stack: stack.clone(), node };
+        assert_eq!(s.apply(&put(1)).stack.unwrap().generation, 1);
+        assert_eq!(s.apply(&put(1)).stack.unwrap().generation, 1);
+        assert_eq!(s.apply(&put(2)).stack.unwrap().generation, 2, "moving it is a change");
+        assert!(s.apply(&Command::RemoveStack { name: "app".into() }).removed);
+        assert!(!s.apply(&Command::RemoveStack { name: "app".into() }).removed);
+
+        s.apply(&Command::SetCa { cert_pem: "a".into(), key_pem: "k".into() });
+        s.apply(&Command::SetCa { cert_pem: "b".into(), key_pem: "k".into() });
+        assert_eq!(s.ca.as_ref().unwrap().cert_pem, "a");
+    }
+}
