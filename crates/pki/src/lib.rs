@@ -30,8 +30,8 @@ pub use ca::{
 };
 pub use error::{PkiError, TokenError};
 pub use tls::{
-    ca_pem_from_chain, client_config, der_to_pem, join_client_config, provider, server_config,
-    ALPN_PROTOCOLS,
+    ca_pem_from_chain, client_config, der_to_pem, join_client_config, pki_error_in, provider,
+    server_config, ALPN_PROTOCOLS,
 };
 pub use token::{secret_matches, JoinToken};
 

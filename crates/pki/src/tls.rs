@@ -79,9 +79,10 @@ pub fn client_config(id: &NodeIdentity) -> Result<Arc<ClientConfig>, PkiError> {
 /// no cluster certificate yet. It sends no client certificate and accepts the
 /// server only if the server's chain contains a CA certificate whose SHA-256
 /// fingerprint equals `expected_ca_fingerprint` *and* the leaf is validly
-/// signed by that CA for [`crate::NODE_SERVER_NAME`]. A mismatch fails the
-/// handshake with an error whose text contains
-/// [`PkiError::FingerprintMismatch`]'s message.
+/// signed by that CA for [`crate::NODE_SERVER_NAME`]. A fingerprint mismatch
+/// fails the handshake with a `bad_certificate` alert and an error carrying
+/// [`PkiError::FingerprintMismatch`]; [`pki_error_in`] digs it out of the
+/// `io::Error` tokio-rustls returns, for a clear message to the operator.
 ///
 /// After the handshake, [`ca_pem_from_chain`] extracts the CA certificate to
 /// store.
@@ -115,6 +116,29 @@ pub fn ca_pem_from_chain(
         .iter()
         .find(|c| der_fingerprint(c) == expected)
         .map(|c| der_to_pem(c))
+}
+
+/// The [`PkiError`] inside a handshake error, if there is one — e.g.
+/// [`PkiError::FingerprintMismatch`] from a [`join_client_config`] connection
+/// (rustls only shows it in `Debug` form). Accepts the `io::Error` from
+/// tokio-rustls, a `rustls::Error`, or any error whose source chain holds one.
+pub fn pki_error_in<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a PkiError> {
+    let mut current: Option<&'a (dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(pki) = e.downcast_ref::<PkiError>() {
+            return Some(pki);
+        }
+        if let Some(rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner)))) =
+            e.downcast_ref::<rustls::Error>()
+        {
+            return inner.downcast_ref::<PkiError>();
+        }
+        current = match e.downcast_ref::<std::io::Error>() {
+            Some(io) => io.get_ref().map(|inner| inner as _),
+            None => e.source(),
+        };
+    }
+    None
 }
 
 /// PEM encoding (LF line endings) of a DER certificate.
