@@ -21,21 +21,37 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/v1/stacks/{name}", axum::routing::put(deploy).delete(remove))
         .route("/v1/ps", get(ps))
         .route("/v1/logs", get(crate::logs::logs))
+        .merge(crate::cluster_api::local_routes())
         .with_state(agent)
 }
 
 /// An error answer: a status and a message for the user.
-pub(crate) struct ApiError(StatusCode, String);
+pub(crate) struct ApiError(pub(crate) StatusCode, pub(crate) String);
 
 impl ApiError {
     pub(crate) fn bad_request(msg: impl Into<String>) -> Self {
         ApiError(StatusCode::BAD_REQUEST, msg.into())
     }
+    pub(crate) fn forbidden(msg: impl Into<String>) -> Self {
+        ApiError(StatusCode::FORBIDDEN, msg.into())
+    }
+    pub(crate) fn conflict(msg: impl Into<String>) -> Self {
+        ApiError(StatusCode::CONFLICT, msg.into())
+    }
     pub(crate) fn unavailable(msg: impl Into<String>) -> Self {
         ApiError(StatusCode::SERVICE_UNAVAILABLE, msg.into())
     }
-    fn internal(msg: impl std::fmt::Display) -> Self {
+    pub(crate) fn internal(msg: impl std::fmt::Display) -> Self {
         ApiError(StatusCode::INTERNAL_SERVER_ERROR, msg.to_string())
+    }
+}
+
+impl From<roost_cluster::node::WriteError> for ApiError {
+    fn from(e: roost_cluster::node::WriteError) -> Self {
+        match e {
+            roost_cluster::node::WriteError::NoQuorum(_) => ApiError::unavailable(e.to_string()),
+            roost_cluster::node::WriteError::Other(m) => ApiError::internal(m),
+        }
     }
 }
 
@@ -54,7 +70,7 @@ async fn info(State(agent): State<Arc<Agent>>) -> Json<Info> {
 }
 
 async fn list_stacks(State(agent): State<Arc<Agent>>) -> Result<Json<Vec<StackSummary>>, ApiError> {
-    let stacks = agent.store.stacks().map_err(ApiError::internal)?;
+    let stacks = agent.cluster.state().stacks;
     Ok(Json(
         stacks
             .into_values()
@@ -73,7 +89,12 @@ async fn deploy(
         return Err(ApiError::bad_request(format!("the path names stack `{name}` but the body holds `{}`", req.stack.name)));
     }
     roost_core::validate::validate_stack(&req.stack).map_err(ApiError::bad_request)?;
-    let previous = agent.store.stacks().map_err(ApiError::internal)?.remove(&name);
+    if agent.cluster.info.witness {
+        return Err(ApiError::bad_request(
+            "this node is a witness and runs no workloads: run `roost up` on another node",
+        ));
+    }
+    let previous = agent.cluster.state().stacks.remove(&name);
     let changed_services = req
         .stack
         .services
@@ -84,7 +105,8 @@ async fn deploy(
         })
         .cloned()
         .collect();
-    let stored = agent.store.put_stack(&req.stack).map_err(ApiError::internal)?;
+    let command = roost_cluster::types::Command::PutStack { stack: req.stack.clone(), node: agent.cluster.id };
+    let stored = agent.cluster.write(command).await?.stack.ok_or_else(|| ApiError::internal("no stack in the answer"))?;
     agent.wake.notify_one();
     Ok(Json(DeployResponse { stack: name, generation: stored.generation, changed_services }))
 }
@@ -103,7 +125,8 @@ async fn remove(
     Query(q): Query<RemoveQuery>,
 ) -> Result<Json<RemoveResponse>, ApiError> {
     let _pass = agent.pass.lock().await;
-    let removed = agent.store.remove_stack(&name).map_err(ApiError::internal)?;
+    let command = roost_cluster::types::Command::RemoveStack { name: name.clone() };
+    let removed = agent.cluster.write(command).await?.stack;
     let driver = agent.driver().await.map_err(|e| {
         ApiError::unavailable(format!(
             "stack `{name}` is no longer desired, but its containers cannot be removed now: container engine unreachable: {e}"
@@ -146,7 +169,7 @@ struct PsQuery {
 }
 
 async fn ps(State(agent): State<Arc<Agent>>, Query(q): Query<PsQuery>) -> Result<Json<PsResponse>, ApiError> {
-    let desired: Desired = agent.store.stacks().map_err(ApiError::internal)?.into_iter().map(|(k, v)| (k, v.spec)).collect();
+    let desired: Desired = agent.desired_here();
     let view = agent.view.lock().expect("view lock");
     let mut replicas = replica_status(&agent.node, &desired, &view.observed, &view.reconciler, view.engine_error.as_deref());
     if let Some(stack) = &q.stack {

@@ -7,9 +7,11 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+mod cluster_api;
 mod logs;
+mod probe;
 pub mod reconcile_loop;
-pub mod store;
+mod resources;
 
 use anyhow::Context;
 use roost_core::observed::Observed;
@@ -19,7 +21,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use store::{RedbStore, StateStore};
+use cluster::Cluster;
+use roost_cluster::state::NodeInfo;
+use std::collections::BTreeMap;
 use tokio::sync::Notify;
 
 /// How to run an agent.
@@ -31,6 +35,13 @@ pub struct AgentConfig {
     pub docker_host: Option<String>,
     /// This node's name, shown in `roost ps`.
     pub node_name: String,
+    /// Cluster port (`ADDR:PORT`); `None` for no TCP at all (cannot be joined).
+    pub listen: Option<String>,
+    /// Address other nodes reach this one at; derived from `listen` when `None`.
+    pub advertise: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    /// A witness votes but never runs workloads.
+    pub witness: bool,
 }
 
 /// State shared by the loop and the API handlers.
@@ -39,7 +50,10 @@ pub struct Agent {
     /// Stamped on everything this agent creates; see `Driver::owned_by`.
     agent_id: String,
     docker_host: Option<String>,
-    pub(crate) store: Arc<dyn StateStore>,
+    /// Desired state lives here, replicated with Raft (a one-node cluster by default).
+    pub(crate) cluster: Cluster,
+    /// When each peer last answered a probe (this node's view).
+    pub(crate) seen: Mutex<BTreeMap<u64, Instant>>,
     driver: tokio::sync::RwLock<Option<Arc<Driver>>>,
     pub(crate) view: Mutex<View>,
     /// Wakes the loop: new desired state, a Docker event.
@@ -60,6 +74,20 @@ pub(crate) struct View {
 }
 
 impl Agent {
+    /// The stacks this node should run: those assigned to it (none on a witness).
+    pub(crate) fn desired_here(&self) -> roost_core::reconcile::Desired {
+        if self.cluster.info.witness {
+            return Default::default();
+        }
+        self.cluster
+            .state()
+            .stacks
+            .into_values()
+            .filter(|s| s.node == self.cluster.id)
+            .map(|s| (s.spec.name.clone(), s.spec))
+            .collect()
+    }
+
     /// Milliseconds since the agent started: the reconciler's clock.
     pub(crate) fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
@@ -99,8 +127,30 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
     std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("cannot restrict permissions of {}", config.data_dir.display()))?;
-    let store = RedbStore::open(&config.data_dir)?;
     let agent_id = agent_id(&config.data_dir)?;
+    let node_id = u64::from_str_radix(&agent_id, 16).context("the agent id is not hex")?;
+    let tcp = match &config.listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (choose another with --listen ADDR:PORT, or --listen none)"))?,
+        ),
+        None => None,
+    };
+    let advertise = match (&config.advertise, &tcp) {
+        (Some(a), _) => a.clone(),
+        (None, Some(l)) => advertise_for(l.local_addr()?),
+        (None, None) => "127.0.0.1:0".into(),
+    };
+    let info = NodeInfo {
+        id: node_id,
+        name: config.node_name.clone(),
+        addr: advertise,
+        labels: config.labels.clone(),
+        witness: config.witness,
+        resources: resources::detect(),
+    };
+    let cluster = Cluster::open(&config.data_dir, info).await?;
     // The store's lock proves no other agent uses this dir, so a socket file left here
     // is stale.
     let socket = config.data_dir.join("roost.sock");
@@ -113,7 +163,8 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         node: config.node_name,
         agent_id,
         docker_host: config.docker_host,
-        store: Arc::new(store),
+        cluster,
+        seen: Default::default(),
         driver: Default::default(),
         view: Default::default(),
         wake: Notify::new(),
@@ -122,9 +173,19 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
     });
     tracing::info!(socket = %socket.display(), node = %agent.node, "roost agent listening");
     let loop_task = tokio::spawn(reconcile_loop::run(agent.clone()));
-    let app = api::router(agent);
+    let mut background = vec![loop_task];
+    if let Some(listener) = tcp {
+        tracing::info!(listen = %listener.local_addr()?, advertise = %agent.cluster.info.addr, "cluster port open (mutual TLS)");
+        let tls = agent.cluster.server_tls.clone();
+        background.push(tokio::spawn(peer::serve(listener, tls, cluster_api::peer_router(agent.clone()))));
+        background.push(tokio::spawn(probe::run(agent.clone())));
+    }
+    let app = api::router(agent.clone());
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
-    loop_task.abort();
+    for task in background {
+        task.abort();
+    }
+    agent.cluster.node().shutdown().await;
     let _ = std::fs::remove_file(&socket);
     Ok(())
 }
@@ -145,4 +206,21 @@ fn agent_id(dir: &std::path::Path) -> anyhow::Result<String> {
     std::fs::write(&tmp, &id).and_then(|()| std::fs::rename(&tmp, &path))
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(id)
+}
+pub mod peer;
+pub mod cluster;
+
+/// The address to advertise for a listener: itself, unless it listens on all
+/// addresses, then this host's primary IPv4 address (the one its default route uses).
+fn advertise_for(local: std::net::SocketAddr) -> String {
+    if !local.ip().is_unspecified() {
+        return local.to_string();
+    }
+    // Connecting a UDP socket sends nothing; it only asks the kernel for a route.
+    let primary = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.connect("192.0.2.1:9").map(|()| s))
+        .and_then(|s| s.local_addr())
+        .map(|a| a.ip())
+        .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+    format!("{primary}:{}", local.port())
 }

@@ -58,13 +58,7 @@ async fn pass(agent: &Arc<Agent>, events: &mut Option<tokio::task::JoinHandle<()
         Ok(o) => o,
         Err(e) => return engine_failed(agent, e.to_string()).await,
     };
-    let desired: Desired = match agent.store.stacks() {
-        Ok(s) => s.into_iter().map(|(k, v)| (k, v.spec)).collect(),
-        Err(e) => {
-            tracing::error!("cannot read desired state: {e}");
-            return Outcome::Failed;
-        }
-    };
+    let desired: Desired = agent.desired_here();
     let now = agent.now_ms();
     let actions = {
         let mut view = agent.view.lock().expect("view lock");

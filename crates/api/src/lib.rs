@@ -69,3 +69,45 @@ pub struct PsResponse {
 pub struct ErrorBody {
     pub error: String,
 }
+
+/// `roost token`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub token: String,
+}
+
+/// `roost join ADDR --token T`, sent to the joining node's own agent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinRequest {
+    pub addr: String,
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinResponse {
+    pub nodes: usize,
+    /// Joined as a voter (else as a non-voter: the cluster already has 7 voters).
+    pub voter: bool,
+}
+
+/// One row of `roost nodes`, as this node sees the cluster.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeRow {
+    pub id: String,
+    pub name: String,
+    pub addr: String,
+    /// `voter`, `learner` or `witness` (a voter that runs no workloads).
+    pub role: String,
+    pub leader: bool,
+    /// This is the node that answered.
+    #[serde(rename = "self")]
+    pub is_self: bool,
+    pub reachable: bool,
+    /// Milliseconds since it last answered this node's probe (0 for itself).
+    pub last_seen_ms: Option<u64>,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub cpus: u32,
+    pub memory_bytes: u64,
+    pub gpus: Vec<String>,
+    pub devices: Vec<String>,
+}

@@ -27,6 +27,49 @@ pub enum Command {
     Logs(LogsArgs),
     /// Validate Compose files and print the normalized model.
     Config(ConfigArgs),
+    /// Print the token other nodes join this cluster with.
+    Token(TokenArgs),
+    /// Make this node (its local agent) a member of the cluster at ADDR.
+    Join(JoinArgs),
+    /// List the cluster's nodes.
+    Nodes(NodesArgs),
+    /// Leave the cluster; this node becomes a one-node cluster again.
+    Leave,
+    /// Manage nodes of the cluster.
+    #[command(subcommand)]
+    Node(NodeCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct TokenArgs {
+    /// Make a new token; older ones stop working.
+    #[arg(long)]
+    pub rotate: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct JoinArgs {
+    /// Address (HOST:PORT) of any member of the cluster to join.
+    pub addr: String,
+    /// The token `roost token` printed on a member.
+    #[arg(long)]
+    pub token: String,
+}
+
+#[derive(Args, Debug)]
+pub struct NodesArgs {
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NodeCommand {
+    /// Remove a node that is down (refused if it would lose quorum, unless --force).
+    Rm {
+        name: String,
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Args, Debug)]

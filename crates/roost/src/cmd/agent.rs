@@ -15,6 +15,10 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         data_dir: args.data_dir.unwrap_or_else(super::default_data_dir),
         docker_host: args.docker_host,
         node_name,
+        listen: (args.listen != "none").then(|| args.listen.clone()),
+        advertise: args.advertise,
+        labels: args.labels.into_iter().collect(),
+        witness: args.witness,
     };
     roost_agent::run(config, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)

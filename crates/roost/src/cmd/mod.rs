@@ -1,6 +1,7 @@
 //! One module per command; each returns the process exit code.
 
 mod agent;
+mod cluster;
 mod config;
 mod down;
 mod logs;
@@ -22,6 +23,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Down(args) => down::run(&client(host)?, args).await,
         Command::Ps(args) => ps::run(&client(host)?, args).await,
         Command::Logs(args) => logs::run(&client(host)?, args).await,
+        Command::Token(args) => cluster::token(&client(host)?, args).await,
+        Command::Join(args) => cluster::join(&client(host)?, args).await,
+        Command::Nodes(args) => cluster::nodes(&client(host)?, args).await,
+        Command::Leave => cluster::leave(&client(host)?).await,
+        Command::Node(cmd) => cluster::node(&client(host)?, cmd).await,
     }
 }
 

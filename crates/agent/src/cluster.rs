@@ -1,0 +1,198 @@
+//! This agent's membership in a cluster: identity, Raft node, joining and leaving.
+//!
+//! Each cluster this node has belonged to gets its own folder
+//! `DIR/cluster/<first 12 hex of the CA fingerprint>/` with `identity.json` (node key and
+//! certificate) and `raft.redb`; `DIR/cluster/current` names the one in use. A fresh
+//! agent makes its own CA and is a one-node cluster at once; joining swaps in the new
+//! cluster's folder, so the old Raft files are never half-overwritten.
+
+use crate::peer::TlsTransport;
+use anyhow::{bail, Context};
+use roost_cluster::node::{ClusterNode, Timing, WriteError};
+use roost_cluster::state::{ClusterState, NodeInfo};
+use roost_cluster::types::{Command, CommandResponse, NodeId};
+use roost_pki::{ClusterCa, JoinToken, NodeIdentity};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use tokio_rustls::rustls;
+
+pub struct Cluster {
+    pub id: NodeId,
+    data_dir: PathBuf,
+    node: RwLock<Arc<ClusterNode>>,
+    identity: RwLock<NodeIdentity>,
+    pub transport: Arc<TlsTransport>,
+    pub server_tls: Arc<RwLock<Arc<rustls::ServerConfig>>>,
+    /// This node's record (name, address, labels, resources) as it announces it.
+    pub info: NodeInfo,
+}
+
+fn cluster_dir(data_dir: &Path, fingerprint: &str) -> PathBuf {
+    data_dir.join("cluster").join(&fingerprint[..12])
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+impl Cluster {
+    /// Opens the current cluster membership, or makes a new one-node cluster.
+    ///
+    /// # Errors
+    /// Unreadable identity or Raft files, or the Raft files are locked by another agent.
+    pub async fn open(data_dir: &Path, info: NodeInfo) -> anyhow::Result<Self> {
+        let current = data_dir.join("cluster/current");
+        let (identity, fresh_ca) = match std::fs::read_to_string(&current) {
+            Ok(fp12) => {
+                let path = data_dir.join("cluster").join(fp12.trim()).join("identity.json");
+                let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                (serde_json::from_slice::<NodeIdentity>(&bytes)?, None)
+            }
+            Err(_) => {
+                let ca = ClusterCa::generate(&format!("{:016x}", info.id))?;
+                let identity = ca.issue_node(&info.name, info.id, &[])?;
+                (identity, Some(ca))
+            }
+        };
+        let fingerprint = identity.ca_fingerprint()?;
+        let dir = cluster_dir(data_dir, &fingerprint);
+        std::fs::create_dir_all(&dir)?;
+        write_private(&dir.join("identity.json"), &serde_json::to_vec(&identity)?)?;
+        write_private(&current, fingerprint[..12].as_bytes())?;
+
+        let transport = TlsTransport::new(roost_pki::client_config(&identity)?);
+        let server_tls = Arc::new(RwLock::new(roost_pki::server_config(&identity)?));
+        let node = ClusterNode::start(&dir, info.id, transport.clone(), Timing::default())
+            .await
+            .map_err(|e| match format!("{e:#}") {
+                m if m.contains("already open") || m.contains("DatabaseAlreadyOpen") => anyhow::anyhow!(
+                    "the state database {} is in use by another roost agent",
+                    dir.join("raft.redb").display()
+                ),
+                _ => e,
+            })?;
+        if let Some(ca) = fresh_ca {
+            let token = JoinToken::generate(&fingerprint);
+            let first = vec![
+                Command::SetCa { cert_pem: ca.cert_pem.clone(), key_pem: ca.key_pem.clone() },
+                Command::SetJoinSecrets { hashes: vec![token.secret.clone()] },
+                Command::PutNode { node: info.clone() },
+            ];
+            node.bootstrap(&info.addr, first).await.context("cannot start a new one-node cluster")?;
+        }
+        Ok(Cluster {
+            id: info.id,
+            data_dir: data_dir.to_owned(),
+            node: RwLock::new(Arc::new(node)),
+            identity: RwLock::new(identity),
+            transport,
+            server_tls,
+            info,
+        })
+    }
+
+    pub fn node(&self) -> Arc<ClusterNode> {
+        self.node.read().expect("node lock").clone()
+    }
+
+    pub fn state(&self) -> ClusterState {
+        self.node().state()
+    }
+
+    /// # Errors
+    /// [`WriteError::NoQuorum`] when this node cannot reach a majority.
+    pub async fn write(&self, command: Command) -> Result<CommandResponse, WriteError> {
+        self.node().write(command).await
+    }
+
+    pub fn ca_fingerprint(&self) -> String {
+        self.identity.read().expect("identity lock").ca_fingerprint().unwrap_or_default()
+    }
+
+    /// The current join token (the first accepted secret).
+    pub fn token(&self) -> Option<JoinToken> {
+        let state = self.state();
+        state.join_secrets.first().map(|s| JoinToken { ca_fingerprint: self.ca_fingerprint(), secret: s.clone() })
+    }
+
+    /// Replaces the accepted join secrets with a new one: older tokens stop working.
+    ///
+    /// # Errors
+    /// No quorum.
+    pub async fn rotate_token(&self) -> Result<JoinToken, WriteError> {
+        let token = JoinToken::generate(&self.ca_fingerprint());
+        self.write(Command::SetJoinSecrets { hashes: vec![token.secret.clone()] }).await?;
+        Ok(token)
+    }
+
+    /// Whether `secret` is an accepted join secret (constant-time per candidate).
+    pub fn secret_accepted(&self, secret: &str) -> bool {
+        let fp = self.ca_fingerprint();
+        self.state().join_secrets.iter().any(|s| {
+            let hash = JoinToken { ca_fingerprint: fp.clone(), secret: s.clone() }.secret_hash();
+            roost_pki::secret_matches(secret, &hash)
+        })
+    }
+
+    /// Signs a joining node's CSR with the replicated cluster CA.
+    ///
+    /// # Errors
+    /// The cluster has no CA (cannot happen after bootstrap) or the CSR is invalid.
+    pub fn sign(&self, csr_pem: &str, node_id: NodeId) -> anyhow::Result<(String, String)> {
+        let state = self.state();
+        let Some(ca) = state.ca else { bail!("this cluster has no CA yet") };
+        let ca = ClusterCa { cert_pem: ca.cert_pem, key_pem: ca.key_pem };
+        Ok((ca.sign_node_csr(csr_pem, node_id, &[])?, ca.cert_pem))
+    }
+
+    /// Switches this agent to another cluster: stores the new identity, starts a fresh
+    /// Raft node in that cluster's folder and swaps TLS configs. The caller then asks the
+    /// cluster to add this node.
+    ///
+    /// # Errors
+    /// The new files cannot be written or Raft cannot start.
+    pub async fn switch_to(&self, identity: NodeIdentity) -> anyhow::Result<()> {
+        let fingerprint = identity.ca_fingerprint()?;
+        let dir = cluster_dir(&self.data_dir, &fingerprint);
+        std::fs::create_dir_all(&dir)?;
+        write_private(&dir.join("identity.json"), &serde_json::to_vec(&identity)?)?;
+        let same = self.ca_fingerprint() == fingerprint;
+        self.transport.set_config(roost_pki::client_config(&identity)?);
+        *self.server_tls.write().expect("tls lock") = roost_pki::server_config(&identity)?;
+        *self.identity.write().expect("identity lock") = identity;
+        if !same {
+            let old = self.node();
+            old.shutdown().await;
+            let node = ClusterNode::start(&dir, self.id, self.transport.clone(), Timing::default()).await?;
+            *self.node.write().expect("node lock") = Arc::new(node);
+        }
+        write_private(&self.data_dir.join("cluster/current"), fingerprint[..12].as_bytes())?;
+        Ok(())
+    }
+
+    /// Leaves the current cluster for a new one-node cluster of this node alone.
+    ///
+    /// # Errors
+    /// As [`Cluster::switch_to`].
+    pub async fn reset_alone(&self) -> anyhow::Result<()> {
+        let ca = ClusterCa::generate(&format!("{:016x}", self.id))?;
+        let identity = ca.issue_node(&self.info.name, self.id, &[])?;
+        self.switch_to(identity).await?;
+        let fingerprint = ca.fingerprint();
+        let token = JoinToken::generate(&fingerprint);
+        let first = vec![
+            Command::SetCa { cert_pem: ca.cert_pem.clone(), key_pem: ca.key_pem.clone() },
+            Command::SetJoinSecrets { hashes: vec![token.secret] },
+            Command::PutNode { node: self.info.clone() },
+        ];
+        self.node().bootstrap(&self.info.addr, first).await
+    }
+}

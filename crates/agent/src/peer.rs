@@ -1,0 +1,158 @@
+//! Node-to-node traffic: HTTPS with mutual TLS, both directions.
+//!
+//! [`TlsTransport`] is the client half: Raft RPCs and forwarded writes, one reused
+//! HTTP/1.1 connection per peer. [`serve`] is the server half: it accepts TLS on the
+//! cluster port (a peer with a certificate from another CA, or no TLS at all, fails the
+//! handshake before any request is read) and tags each connection with the peer's node
+//! id, so handlers can refuse cluster-internal routes to cert-less clients.
+
+use axum::Router;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use roost_cluster::network::{BoxFuture, Transport, TransportError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio_rustls::rustls;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(800);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Who is on the other end of a cluster-port connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub Option<u64>);
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+/// The client half. Its TLS config is swappable: joining a cluster replaces the identity.
+pub struct TlsTransport {
+    config: RwLock<Arc<rustls::ClientConfig>>,
+    /// Idle connections by peer address. A connection is taken out while in use and put
+    /// back only after a complete exchange, so each carries one request at a time.
+    pool: Arc<Mutex<HashMap<String, Sender>>>,
+}
+
+impl TlsTransport {
+    pub fn new(config: Arc<rustls::ClientConfig>) -> Arc<Self> {
+        Arc::new(TlsTransport { config: RwLock::new(config), pool: Arc::default() })
+    }
+
+    pub fn set_config(&self, config: Arc<rustls::ClientConfig>) {
+        *self.config.write().expect("config lock") = config;
+        self.pool.lock().expect("pool lock").clear();
+    }
+
+    /// One POST with an explicit TLS config (the join client, which has no cluster cert).
+    ///
+    /// # Errors
+    /// Unreachable peers and TLS refusals as [`TransportError::Unreachable`]; HTTP
+    /// errors as [`TransportError::Failed`] with the peer's message.
+    pub async fn post_with(config: Arc<rustls::ClientConfig>, addr: &str, path: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        let mut sender = connect(config, addr).await?;
+        send(&mut sender, path, body).await
+    }
+}
+
+async fn connect(config: Arc<rustls::ClientConfig>, addr: &str) -> Result<Sender, TransportError> {
+    let unreachable = |e: String| TransportError::Unreachable(format!("{addr}: {e}"));
+    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr))
+        .await
+        .map_err(|_| unreachable("connect timed out".into()))?
+        .map_err(|e| unreachable(e.to_string()))?;
+    let _ = tcp.set_nodelay(true);
+    let name = rustls::pki_types::ServerName::try_from(roost_pki::NODE_SERVER_NAME).expect("a valid name");
+    let tls = tokio::time::timeout(CONNECT_TIMEOUT, tokio_rustls::TlsConnector::from(config).connect(name, tcp))
+        .await
+        .map_err(|_| unreachable("TLS handshake timed out".into()))?
+        .map_err(|e| unreachable(format!("TLS handshake failed: {e}")))?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .map_err(|e| unreachable(e.to_string()))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+async fn send(sender: &mut Sender, path: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+    let req = Request::post(path)
+        .header("host", roost_pki::NODE_SERVER_NAME)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .expect("a valid request");
+    let exchange = async {
+        let resp = sender.send_request(req).await.map_err(|e| TransportError::Unreachable(e.to_string()))?;
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.map_err(|e| TransportError::Unreachable(e.to_string()))?.to_bytes();
+        if status.is_success() {
+            Ok(bytes.to_vec())
+        } else {
+            let msg = serde_json::from_slice::<roost_api::ErrorBody>(&bytes)
+                .map(|e| e.error)
+                .unwrap_or_else(|_| format!("{status}: {}", String::from_utf8_lossy(&bytes)));
+            Err(TransportError::Failed(msg))
+        }
+    };
+    tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        .await
+        .map_err(|_| TransportError::Unreachable("request timed out".into()))?
+}
+
+impl Transport for TlsTransport {
+    fn post(&self, addr: &str, path: &str, body: Vec<u8>) -> BoxFuture<Result<Vec<u8>, TransportError>> {
+        let cached = self.pool.lock().expect("pool lock").remove(addr);
+        let config = self.config.read().expect("config lock").clone();
+        let (addr, path) = (addr.to_owned(), path.to_owned());
+        let pool = self.pool.clone();
+        Box::pin(async move {
+            let mut sender = match cached {
+                Some(s) if s.is_ready() => s,
+                _ => connect(config, &addr).await?,
+            };
+            let result = send(&mut sender, &path, body).await;
+            if result.is_ok() {
+                pool.lock().expect("pool lock").insert(addr, sender);
+            }
+            result
+        })
+    }
+}
+
+/// Serves `router` on `listener` with TLS from `tls` (read per connection, so a join
+/// can swap the identity), tagging each connection with its [`Peer`].
+pub async fn serve(listener: tokio::net::TcpListener, tls: Arc<RwLock<Arc<rustls::ServerConfig>>>, router: Router) {
+    loop {
+        let (tcp, remote) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("cluster port accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls.read().expect("tls lock").clone());
+        let router = router.clone();
+        tokio::spawn(async move {
+            let tls = match tokio::time::timeout(Duration::from_secs(5), acceptor.accept(tcp)).await {
+                Ok(Ok(t)) => t,
+                Ok(Err(e)) => {
+                    tracing::debug!(%remote, "refused a connection during the TLS handshake: {e}");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let peer = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|certs| certs.first())
+                .and_then(|c| roost_pki::peer_node_id(c.as_ref()));
+            let service = hyper_util::service::TowerToHyperService::new(router.layer(axum::Extension(Peer(peer))));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tls), service)
+                .await;
+        });
+    }
+}

@@ -1,0 +1,69 @@
+//! Cluster commands: token, join, nodes, leave, node rm.
+
+use crate::cli::{JoinArgs, NodeCommand, NodesArgs, TokenArgs};
+use comfy_table::{presets::NOTHING, Table};
+use hyper::Method;
+use roost_api::client::Client;
+use roost_api::{JoinRequest, JoinResponse, NodeRow, TokenResponse};
+use std::process::ExitCode;
+
+pub async fn token(client: &Client, args: TokenArgs) -> anyhow::Result<ExitCode> {
+    let t: TokenResponse = client.get(&format!("/v1/token?rotate={}", args.rotate)).await?;
+    println!("{}", t.token);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn join(client: &Client, args: JoinArgs) -> anyhow::Result<ExitCode> {
+    let req = JoinRequest { addr: args.addr.clone(), token: args.token };
+    let r: JoinResponse = client.call(Method::POST, "/v1/join", Some(&req)).await?;
+    let role = if r.voter { "a voter" } else { "a non-voter (the cluster has 7 voters)" };
+    eprintln!("joined the cluster at {} as {role}", args.addr);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn nodes(client: &Client, args: NodesArgs) -> anyhow::Result<ExitCode> {
+    let rows: Vec<NodeRow> = client.get("/v1/nodes").await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = Table::new();
+    table.load_preset(NOTHING);
+    table.set_header(["NAME", "ADDRESS", "ROLE", "LEADER", "REACHABLE", "LAST SEEN", "LABELS", "CPUS", "MEMORY", "GPUS/DEVICES"]);
+    for n in rows {
+        let name = if n.is_self { format!("{} (this node)", n.name) } else { n.name };
+        let labels: Vec<_> = n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let devices: Vec<_> = n.gpus.iter().chain(&n.devices).cloned().collect();
+        table.add_row([
+            name,
+            n.addr,
+            n.role,
+            if n.leader { "*".into() } else { String::new() },
+            if n.reachable { "yes".into() } else { "no".into() },
+            n.last_seen_ms.map_or("never".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),
+            labels.join(","),
+            n.cpus.to_string(),
+            format!("{:.1} GiB", n.memory_bytes as f64 / (1u64 << 30) as f64),
+            devices.join(","),
+        ]);
+    }
+    println!("{table}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn leave(client: &Client) -> anyhow::Result<ExitCode> {
+    let _: serde_json::Value = client.call(Method::POST, "/v1/leave", None::<&()>).await?;
+    eprintln!("left the cluster; this node is a one-node cluster again");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn node(client: &Client, cmd: NodeCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        NodeCommand::Rm { name, force } => {
+            let path = format!("/v1/nodes/{}?force={force}", super::q(&name));
+            let _: serde_json::Value = client.call(Method::DELETE, &path, None::<&()>).await?;
+            eprintln!("node {name} removed");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
