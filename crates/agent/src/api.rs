@@ -70,11 +70,18 @@ async fn info(State(agent): State<Arc<Agent>>) -> Json<Info> {
 }
 
 async fn list_stacks(State(agent): State<Arc<Agent>>) -> Result<Json<Vec<StackSummary>>, ApiError> {
-    let stacks = agent.cluster.state().stacks;
+    let state = agent.cluster.state();
+    let node_name = |id: u64| state.nodes.get(&id).map_or_else(|| format!("{id:016x}"), |n| n.name.clone());
     Ok(Json(
-        stacks
-            .into_values()
-            .map(|s| StackSummary { name: s.spec.name.clone(), generation: s.generation, services: s.spec.services.len() })
+        state
+            .stacks
+            .values()
+            .map(|s| StackSummary {
+                name: s.spec.name.clone(),
+                generation: s.generation,
+                services: s.spec.services.len(),
+                node: node_name(s.node),
+            })
             .collect(),
     ))
 }

@@ -55,6 +55,8 @@ pub struct StackSummary {
     pub name: String,
     pub generation: u64,
     pub services: usize,
+    /// Name of the node the stack runs on.
+    pub node: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

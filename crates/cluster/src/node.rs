@@ -33,13 +33,15 @@ pub struct Timing {
     pub heartbeat_ms: u64,
     pub election_min_ms: u64,
     pub election_max_ms: u64,
-    /// Take a snapshot (and compact the log) after this many applied entries.
+    /// Take a snapshot (and compact the log) after this many applied entries
+    /// (`ROOST_RAFT_SNAPSHOT_EVERY` overrides the default 500, for tests).
     pub snapshot_every: u64,
 }
 
 impl Default for Timing {
     fn default() -> Self {
-        Timing { heartbeat_ms: 150, election_min_ms: 600, election_max_ms: 1000, snapshot_every: 500 }
+        let snapshot_every = std::env::var("ROOST_RAFT_SNAPSHOT_EVERY").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
+        Timing { heartbeat_ms: 100, election_min_ms: 500, election_max_ms: 800, snapshot_every }
     }
 }
 

@@ -23,6 +23,8 @@ pub enum Command {
     Down(DownArgs),
     /// List replicas: one row per replica slot.
     Ps(PsArgs),
+    /// List the cluster's stacks.
+    Ls(LsArgs),
     /// Show the logs of a stack's services.
     Logs(LogsArgs),
     /// Validate Compose files and print the normalized model.
@@ -38,6 +40,12 @@ pub enum Command {
     /// Manage nodes of the cluster.
     #[command(subcommand)]
     Node(NodeCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

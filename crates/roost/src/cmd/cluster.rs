@@ -1,10 +1,10 @@
 //! Cluster commands: token, join, nodes, leave, node rm.
 
-use crate::cli::{JoinArgs, NodeCommand, NodesArgs, TokenArgs};
+use crate::cli::{JoinArgs, LsArgs, NodeCommand, NodesArgs, TokenArgs};
 use comfy_table::{presets::NOTHING, Table};
 use hyper::Method;
 use roost_api::client::Client;
-use roost_api::{JoinRequest, JoinResponse, NodeRow, TokenResponse};
+use roost_api::{JoinRequest, JoinResponse, NodeRow, StackSummary, TokenResponse};
 use std::process::ExitCode;
 
 pub async fn token(client: &Client, args: TokenArgs) -> anyhow::Result<ExitCode> {
@@ -65,5 +65,21 @@ pub async fn node(client: &Client, cmd: NodeCommand) -> anyhow::Result<ExitCode>
             eprintln!("node {name} removed");
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn ls(client: &Client, args: LsArgs) -> anyhow::Result<ExitCode> {
+    let stacks: Vec<StackSummary> = client.get("/v1/stacks").await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&stacks)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = Table::new();
+    table.load_preset(NOTHING);
+    table.set_header(["STACK", "SERVICES", "GENERATION", "NODE"]);
+    for s in stacks {
+        table.add_row([s.name, s.services.to_string(), s.generation.to_string(), s.node]);
+    }
+    println!("{table}");
     Ok(ExitCode::SUCCESS)
 }

@@ -23,6 +23,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Down(args) => down::run(&client(host)?, args).await,
         Command::Ps(args) => ps::run(&client(host)?, args).await,
         Command::Logs(args) => logs::run(&client(host)?, args).await,
+        Command::Ls(args) => cluster::ls(&client(host)?, args).await,
         Command::Token(args) => cluster::token(&client(host)?, args).await,
         Command::Join(args) => cluster::join(&client(host)?, args).await,
         Command::Nodes(args) => cluster::nodes(&client(host)?, args).await,
