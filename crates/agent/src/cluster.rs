@@ -133,14 +133,43 @@ impl Cluster {
         Ok(token)
     }
 
+    /// The current remote-CLI token, made on first use.
+    ///
+    /// # Errors
+    /// No quorum (when it has to be made or rotated).
+    pub async fn cli_token(&self, rotate: bool) -> Result<JoinToken, WriteError> {
+        match self.state().cli_secrets.first() {
+            Some(s) if !rotate => Ok(JoinToken { ca_fingerprint: self.ca_fingerprint(), secret: s.clone() }),
+            _ => {
+                let token = JoinToken::generate(&self.ca_fingerprint());
+                self.write(Command::SetCliSecrets { secrets: vec![token.secret.clone()] }).await?;
+                Ok(token)
+            }
+        }
+    }
+
+    /// Whether `secret` is an accepted remote-CLI secret.
+    pub fn cli_secret_accepted(&self, secret: &str) -> bool {
+        matches_any(&self.ca_fingerprint(), &self.state().cli_secrets, secret)
+    }
+
     /// Whether `secret` is an accepted join secret (constant-time per candidate).
     pub fn secret_accepted(&self, secret: &str) -> bool {
-        let fp = self.ca_fingerprint();
-        self.state().join_secrets.iter().any(|s| {
+        matches_any(&self.ca_fingerprint(), &self.state().join_secrets, secret)
+    }
+}
+
+fn matches_any(fp: &str, accepted: &[String], secret: &str) -> bool {
+    {
+        let fp = fp.to_owned();
+        accepted.iter().any(|s| {
             let hash = JoinToken { ca_fingerprint: fp.clone(), secret: s.clone() }.secret_hash();
             roost_pki::secret_matches(secret, &hash)
         })
     }
+}
+
+impl Cluster {
 
     /// Signs a joining node's CSR with the replicated cluster CA.
     ///

@@ -56,6 +56,8 @@ struct RemoveRequest {
 }
 
 pub fn peer_router(agent: Arc<Agent>) -> Router {
+    let remote_cli = crate::api::router(agent.clone())
+        .layer(axum::middleware::from_fn_with_state(agent.clone(), require_cli_token));
     Router::new()
         .route("/raft/{rpc}", post(raft_rpc))
         .route(FORWARD, post(forwarded_write))
@@ -64,6 +66,7 @@ pub fn peer_router(agent: Arc<Agent>) -> Router {
         .route(COMMIT, post(join_commit))
         .route(REMOVE, post(remove_member))
         .with_state(agent)
+        .merge(remote_cli)
 }
 
 pub fn local_routes() -> Router<Arc<Agent>> {
@@ -73,6 +76,28 @@ pub fn local_routes() -> Router<Arc<Agent>> {
         .route("/v1/nodes", get(nodes))
         .route("/v1/leave", post(leave))
         .route("/v1/nodes/{name}", delete(remove_node))
+}
+
+/// The CLI API on the cluster port: for members, and for clients presenting a
+/// remote-CLI token (`roost token --cli`) as a bearer token.
+async fn require_cli_token(
+    State(agent): State<Arc<Agent>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let peer = req.extensions().get::<Peer>().copied().unwrap_or(Peer(None));
+    let bearer = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match bearer {
+        _ if peer.0.is_some() => next.run(req).await,
+        Some(secret) if agent.cluster.cli_secret_accepted(secret) => next.run(req).await,
+        Some(_) => ApiError(StatusCode::UNAUTHORIZED, "the CLI token is not valid for this cluster (wrong, or rotated out): get a new one with `roost token --cli`".into()).into_response(),
+        None => ApiError(StatusCode::UNAUTHORIZED, "a remote CLI needs a token: run `roost token --cli` on a member and pass it with --cli-token or ROOST_CLI_TOKEN".into()).into_response(),
+    }
 }
 
 /// Cluster-internal routes need a certificate of this cluster.
@@ -141,10 +166,17 @@ async fn remove_member(State(agent): State<Arc<Agent>>, Extension(peer): Extensi
 struct TokenQuery {
     #[serde(default)]
     rotate: bool,
+    /// The remote-CLI token instead of the join token.
+    #[serde(default)]
+    cli: bool,
 }
 
 async fn token(State(agent): State<Arc<Agent>>, Query(q): Query<TokenQuery>) -> Result<Json<TokenResponse>, ApiError> {
-    let token = if q.rotate { Some(agent.cluster.rotate_token().await?) } else { agent.cluster.token() };
+    let token = match (q.cli, q.rotate) {
+        (true, rotate) => Some(agent.cluster.cli_token(rotate).await?),
+        (false, true) => Some(agent.cluster.rotate_token().await?),
+        (false, false) => agent.cluster.token(),
+    };
     let token = token.ok_or_else(|| ApiError::internal("this cluster has no join token"))?;
     Ok(Json(TokenResponse { token: token.to_string() }))
 }

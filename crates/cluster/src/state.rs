@@ -47,9 +47,13 @@ pub struct ClusterState {
     pub nodes: BTreeMap<NodeId, NodeInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<CaKeys>,
-    /// SHA-256 hashes of the join-token secrets the cluster accepts.
+    /// The join-token secrets the cluster accepts (replicated only among members,
+    /// over mutual TLS; `roost token` prints them).
     #[serde(default)]
     pub join_secrets: Vec<String>,
+    /// The secrets of tokens a remote CLI may use on the cluster port.
+    #[serde(default)]
+    pub cli_secrets: Vec<String>,
 }
 
 /// The cluster CA, replicated so any leader can sign joining nodes.
@@ -100,6 +104,10 @@ impl ClusterState {
             }
             Command::SetJoinSecrets { hashes } => {
                 self.join_secrets = hashes.clone();
+                CommandResponse::default()
+            }
+            Command::SetCliSecrets { secrets } => {
+                self.cli_secrets = secrets.clone();
                 CommandResponse::default()
             }
         }

@@ -37,8 +37,10 @@ pub enum Command {
     RemoveNode { id: NodeId },
     /// Set the cluster CA (first entry of a new cluster).
     SetCa { cert_pem: String, key_pem: String },
-    /// Replace the accepted join-token secrets (hashes), rotating older ones out.
+    /// Replace the accepted join-token secrets, rotating older ones out.
     SetJoinSecrets { hashes: Vec<String> },
+    /// Replace the accepted remote-CLI token secrets, rotating older ones out.
+    SetCliSecrets { secrets: Vec<String> },
 }
 
 /// What applying a command did.

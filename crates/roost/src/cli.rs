@@ -9,6 +9,9 @@ pub struct Cli {
     /// Agent address, `unix:///path/roost.sock`. Default: the socket in the default data dir.
     #[arg(long, global = true, env = "ROOST_HOST")]
     pub host: Option<String>,
+    /// Token for a `tcp://` host (`roost token --cli` on a member).
+    #[arg(long, global = true, env = "ROOST_CLI_TOKEN", hide_env_values = true)]
+    pub cli_token: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -53,6 +56,9 @@ pub struct TokenArgs {
     /// Make a new token; older ones stop working.
     #[arg(long)]
     pub rotate: bool,
+    /// The token for a remote CLI (`--host tcp://ADDR:PORT`) instead of the join token.
+    #[arg(long)]
+    pub cli: bool,
 }
 
 #[derive(Args, Debug)]

@@ -8,7 +8,7 @@ use roost_api::{JoinRequest, JoinResponse, NodeRow, StackSummary, TokenResponse}
 use std::process::ExitCode;
 
 pub async fn token(client: &Client, args: TokenArgs) -> anyhow::Result<ExitCode> {
-    let t: TokenResponse = client.get(&format!("/v1/token?rotate={}", args.rotate)).await?;
+    let t: TokenResponse = client.get(&format!("/v1/token?rotate={}&cli={}", args.rotate, args.cli)).await?;
     println!("{}", t.token);
     Ok(ExitCode::SUCCESS)
 }

@@ -16,6 +16,8 @@ use std::process::ExitCode;
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let host = cli.host.clone();
+    let token = cli.cli_token.clone();
+    let client = |host: Option<String>| client(host, token.as_deref());
     match cli.command {
         Command::Agent(args) => agent::run(args).await,
         Command::Config(args) => config::run(args),
@@ -48,11 +50,11 @@ pub fn default_data_dir() -> PathBuf {
     }
 }
 
-fn client(host: Option<String>) -> anyhow::Result<Client> {
+fn client(host: Option<String>, token: Option<&str>) -> anyhow::Result<Client> {
     let address = host
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| format!("unix://{}", default_data_dir().join("roost.sock").display()));
-    Ok(Client::new(&address)?)
+    Ok(Client::with_token(&address, token)?)
 }
 
 /// Percent-encodes a query value (stack and service names are plain, but be safe).

@@ -3,6 +3,8 @@
 //!
 //! The testbed has fixed names (one per machine), so these tests take a lock.
 
+mod strangers;
+
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -170,6 +172,10 @@ fn strangers_and_bad_tokens_are_refused() {
     let _ = s.read_to_end(&mut buf);
     assert!(!buf.starts_with(b"HTTP"), "a plain TCP client got an HTTP answer");
 
+    // A TLS client with a node certificate from another CA: refused in the handshake.
+    let answer = strangers::foreign_ca_client("10.77.0.11:4280");
+    assert!(!answer.starts_with(b"HTTP"), "a client of another CA got an answer: {}", String::from_utf8_lossy(&answer));
+
     let garbage = t.roost("h2", &["join", "10.77.0.11:4280", "--token", "SWMTKN-1-abc"]);
     assert!(String::from_utf8_lossy(&garbage.stderr).contains("not a roost join token"), "{}", String::from_utf8_lossy(&garbage.stderr));
 
@@ -187,6 +193,98 @@ fn strangers_and_bad_tokens_are_refused() {
 
     t.ok("h2", &["join", "10.77.0.11:4280", "--token", &new]);
     wait_until(Duration::from_secs(10), "two nodes", || t.json("h1", &["nodes", "--json"]).is_some_and(|n| n.len() == 2));
+
+    // The remote CLI on the cluster port: only with a CLI token.
+    let remote = |token: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_roost"));
+        cmd.args(["--host", "tcp://10.77.0.12:4280", "ls", "--json"]).env_remove("ROOST_CLI_TOKEN");
+        if let Some(t) = token {
+            cmd.args(["--cli-token", t]);
+        }
+        cmd.output().unwrap()
+    };
+    let none = remote(None);
+    assert!(String::from_utf8_lossy(&none.stderr).contains("needs a CLI token"), "{}", String::from_utf8_lossy(&none.stderr));
+    let join_token_as_cli = remote(Some(&new));
+    assert!(String::from_utf8_lossy(&join_token_as_cli.stderr).contains("not valid"), "{}", String::from_utf8_lossy(&join_token_as_cli.stderr));
+    let cli = t.ok("h1", &["token", "--cli"]).trim().to_owned();
+    let ok = remote(Some(&cli));
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+}
+
+#[test]
+fn leave_and_node_rm_shrink_the_cluster_without_losing_quorum() {
+    let t = Testbed::cluster(3, &[]);
+    let rm = |name: &str| t.roost("h1", &["node", "rm", name]);
+    let up = rm("h2");
+    assert!(String::from_utf8_lossy(&up.stderr).contains("is up"), "{}", String::from_utf8_lossy(&up.stderr));
+
+    tb(&["kill-agent", "h2"]);
+    tb(&["kill-agent", "h3"]);
+    wait_until(Duration::from_secs(10), "h1 to see both down", || {
+        t.json("h1", &["nodes", "--json"]).is_some_and(|n| n.iter().filter(|n| n["reachable"] == false).count() == 2)
+    });
+    let no_quorum = rm("h3");
+    assert!(!no_quorum.status.success());
+    assert!(String::from_utf8_lossy(&no_quorum.stderr).contains("no quorum"), "{}", String::from_utf8_lossy(&no_quorum.stderr));
+
+    tb(&["start-agent", "h2"]);
+    wait_until(Duration::from_secs(15), "h2 back", || {
+        t.json("h1", &["nodes", "--json"]).is_some_and(|n| n.iter().any(|n| n["name"] == "h2" && n["reachable"] == true))
+            && t.leader("h1").is_some()
+    });
+    let out = rm("h3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let names = |h: &str| -> Vec<String> {
+        t.json(h, &["nodes", "--json"]).unwrap_or_default().iter().map(|n| n["name"].as_str().unwrap().to_owned()).collect()
+    };
+    wait_until(Duration::from_secs(10), "two nodes left", || names("h1") == ["h1", "h2"]);
+
+    t.ok("h2", &["leave"]);
+    wait_until(Duration::from_secs(10), "h1 alone", || names("h1") == ["h1"]);
+    assert_eq!(names("h2"), ["h2"], "h2 is a one-node cluster again");
+    assert!(t.deploy("h1", "after-leave").status.success());
+    assert!(t.deploy("h2", "alone").status.success());
+}
+
+#[test]
+fn every_acknowledged_up_survives_random_member_kills() {
+    let t = Testbed::cluster(3, &[]);
+    let hosts = ["h1", "h2", "h3"];
+    // A fixed-seed LCG: random but repeatable kills.
+    let mut seed: u64 = 0x5eed_1234;
+    let mut next = |n: u64| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let mut acknowledged = Vec::new();
+    let mut down: Option<&str> = None;
+    for i in 0..24 {
+        if i % 4 == 0 {
+            if let Some(h) = down.take() {
+                tb(&["start-agent", h]);
+            } else {
+                let h = hosts[next(3) as usize];
+                tb(&["kill-agent", h]);
+                down = Some(h);
+            }
+        }
+        let host = hosts[next(3) as usize];
+        let name = format!("ack{i}");
+        if t.deploy(host, &name).status.success() {
+            acknowledged.push(name);
+        }
+    }
+    if let Some(h) = down {
+        tb(&["start-agent", h]);
+    }
+    assert!(acknowledged.len() >= 12, "too few writes acknowledged: {acknowledged:?}");
+    for h in hosts {
+        wait_until(Duration::from_secs(20), "every acknowledged stack on every host", || {
+            let stacks = t.stacks(h);
+            acknowledged.iter().all(|a| stacks.contains(a))
+        });
+    }
 }
 
 #[test]
