@@ -7,6 +7,7 @@
 
 pub mod labels;
 pub mod observed;
+pub mod placement;
 pub mod hash;
 pub mod reconcile;
 pub mod status;
