@@ -478,8 +478,8 @@ proptest! {
             let n = ns.iter().find(|n| n.id == id).unwrap();
             prop_assert!(cpus <= n.cpus + 1e-6 && mem <= n.memory_bytes, "{} over capacity", n.name);
         }
-        // A kept slot stays where it was if that node is still eligible... unless an
-        // earlier kept slot took the room; at least, with room to spare, it stays.
+        // Hysteresis: a slot without reservations (so room is never the issue) stays on
+        // its current node while that node is eligible.
         for (k, id) in &current {
             let sv = &s["demo"].services[&k.service];
             if let Some(n) = ns.iter().find(|n| n.id == *id) {
