@@ -9,7 +9,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use roost_api::{DeployRequest, DeployResponse, ErrorBody, Info, PsResponse, RemoveResponse, StackSummary};
 use roost_core::hash::config_hash;
-use roost_core::reconcile::Desired;
+use roost_core::reconcile::{Desired, Scope, SlotKey};
+use roost_api::ReplicaStatus;
 use roost_core::status::replica_status;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -115,6 +116,7 @@ async fn deploy(
     let command = roost_cluster::types::Command::PutStack { stack: req.stack.clone(), node: agent.cluster.id };
     let stored = agent.cluster.write(command).await?.stack.ok_or_else(|| ApiError::internal("no stack in the answer"))?;
     agent.wake.notify_one();
+    agent.schedule.notify_one();
     Ok(Json(DeployResponse { stack: name, generation: stored.generation, changed_services }))
 }
 
@@ -175,12 +177,81 @@ struct PsQuery {
     stack: Option<String>,
 }
 
+/// This node's rows: its own slots, plus its containers that are not desired here.
+pub(crate) fn local_rows(node: &str, desired: &Desired, scope: &Scope, view: &crate::View) -> Vec<ReplicaStatus> {
+    let mut rows = replica_status(node, desired, &view.observed, &view.reconciler, view.engine_error.as_deref());
+    rows.retain(|r| {
+        let key = SlotKey::new(&r.stack, &r.service, r.slot);
+        let here = scope.slots.as_ref().is_none_or(|s| s.contains(&key));
+        (here && !(scope.fenced && r.desired && desired.get(&r.stack).and_then(|s| s.services.get(&r.service)).is_some_and(roost_core::reconcile::is_stateful)))
+            || r.container_id.is_some()
+    });
+    if scope.slots.is_some() {
+        for r in rows.iter_mut().filter(|r| r.container_id.is_some()) {
+            let key = SlotKey::new(&r.stack, &r.service, r.slot);
+            if !scope.slots.as_ref().is_some_and(|s| s.contains(&key)) {
+                r.desired = false;
+                r.ready = false;
+                r.note = Some("assigned to another node; being removed".into());
+            }
+        }
+    }
+    rows
+}
+
+/// `roost ps` from any node: this node's rows, every peer's latest report, and a row
+/// for each slot nobody reported (unplaceable, or not started yet).
 async fn ps(State(agent): State<Arc<Agent>>, Query(q): Query<PsQuery>) -> Result<Json<PsResponse>, ApiError> {
     let desired: Desired = agent.desired_here();
-    let view = agent.view.lock().expect("view lock");
-    let mut replicas = replica_status(&agent.node, &desired, &view.observed, &view.reconciler, view.engine_error.as_deref());
+    let scope = agent.scope();
+    let state = agent.cluster.state();
+    let (mut replicas, engine_error) = {
+        let view = agent.view.lock().expect("view lock");
+        (local_rows(&agent.node, &desired, &scope, &view), view.engine_error.clone())
+    };
+    if scope.slots.is_some() {
+        // A report older than the down threshold is from a node that is gone or cut off:
+        // its rows would claim replicas that the cluster has already moved.
+        for (id, (at, report)) in agent.reports.lock().expect("reports lock").iter() {
+            if state.nodes.contains_key(id) && at.elapsed() < crate::probe::DOWN_AFTER {
+                replicas.extend(report.rows.iter().cloned());
+            }
+        }
+        let node_name = |id: &u64| state.nodes.get(id).map_or_else(|| format!("{id:016x}"), |n| n.name.clone());
+        for (name, stored) in &state.stacks {
+            for (svc_name, svc) in &stored.spec.services {
+                for slot in 1..=svc.replicas {
+                    let key = SlotKey::new(name, svc_name, slot);
+                    if replicas.iter().any(|r| r.desired && SlotKey::new(&r.stack, &r.service, r.slot) == key) {
+                        continue;
+                    }
+                    let (node, note, failed) = match (state.placement.assignments.get(&key), state.placement.unplaceable.get(&key)) {
+                        (Some(n), _) => (node_name(n), format!("assigned to {}", node_name(n)), false),
+                        (None, Some(why)) => ("-".into(), why.clone(), !why.starts_with("moving") && !why.contains("waiting")),
+                        (None, None) => ("-".into(), "not placed yet".into(), false),
+                    };
+                    replicas.push(ReplicaStatus {
+                        stack: name.clone(),
+                        service: svc_name.clone(),
+                        slot,
+                        node,
+                        container_id: None,
+                        state: "pending".into(),
+                        health: "none".into(),
+                        ports: vec![],
+                        up_to_date: false,
+                        desired: true,
+                        ready: false,
+                        failed,
+                        note: Some(note),
+                    });
+                }
+            }
+        }
+        replicas.sort_by(|a, b| (&a.stack, &a.service, a.slot, !a.desired).cmp(&(&b.stack, &b.service, b.slot, !b.desired)));
+    }
     if let Some(stack) = &q.stack {
         replicas.retain(|r| &r.stack == stack);
     }
-    Ok(Json(PsResponse { node: agent.node.clone(), engine_error: view.engine_error.clone(), replicas }))
+    Ok(Json(PsResponse { node: agent.node.clone(), engine_error, replicas }))
 }

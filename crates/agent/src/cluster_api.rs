@@ -61,7 +61,7 @@ pub fn peer_router(agent: Arc<Agent>) -> Router {
     Router::new()
         .route("/raft/{rpc}", post(raft_rpc))
         .route(FORWARD, post(forwarded_write))
-        .route(crate::probe::PATH, post(|Extension(peer): Extension<Peer>| async move { member(peer).map(|_| "{}") }))
+        .route(crate::probe::PATH, post(probe))
         .route(SIGN, post(join_sign))
         .route(COMMIT, post(join_commit))
         .route(REMOVE, post(remove_member))
@@ -76,6 +76,7 @@ pub fn local_routes() -> Router<Arc<Agent>> {
         .route("/v1/nodes", get(nodes))
         .route("/v1/leave", post(leave))
         .route("/v1/nodes/{name}", delete(remove_node))
+        .route("/v1/nodes/{name}/drain", post(drain))
 }
 
 /// The CLI API on the cluster port: for members, and for clients presenting a
@@ -103,6 +104,11 @@ async fn require_cli_token(
 /// Cluster-internal routes need a certificate of this cluster.
 fn member(peer: Peer) -> Result<u64, ApiError> {
     peer.0.ok_or_else(|| ApiError::forbidden("this endpoint is for cluster members only"))
+}
+
+async fn probe(State(agent): State<Arc<Agent>>, Extension(peer): Extension<Peer>) -> Result<Json<crate::probe::ProbeAnswer>, ApiError> {
+    let from = member(peer)?;
+    Ok(Json(crate::probe::answer(&agent, from)))
 }
 
 async fn raft_rpc(State(agent): State<Arc<Agent>>, Extension(peer): Extension<Peer>, Path(rpc): Path<String>, body: Bytes) -> Result<Vec<u8>, ApiError> {
@@ -246,10 +252,10 @@ async fn nodes(State(agent): State<Arc<Agent>>) -> Json<Vec<NodeRow>> {
     let metrics = node.metrics();
     let membership = metrics.membership_config.membership().clone();
     let voters: std::collections::BTreeSet<u64> = membership.voter_ids().collect();
-    let rows = agent
-        .cluster
-        .state()
+    let state = agent.cluster.state();
+    let rows = state
         .nodes
+        .clone()
         .into_values()
         .map(|n| {
             let (is_reachable, seen) = reachable(&agent, n.id);
@@ -268,6 +274,7 @@ async fn nodes(State(agent): State<Arc<Agent>>) -> Json<Vec<NodeRow>> {
                 leader: metrics.current_leader == Some(n.id),
                 is_self: n.id == agent.cluster.id,
                 reachable: is_reachable,
+                draining: state.draining.contains(&n.id),
                 last_seen_ms: seen,
                 labels: n.labels,
                 cpus: n.resources.cpus,
@@ -326,4 +333,21 @@ async fn remove_node(State(agent): State<Arc<Agent>>, Path(name): Path<String>, 
         None => agent.cluster.node().remove_member(target.id).await.map_err(|e| ApiError::unavailable(format!("{e:#}")))?,
     }
     Ok(Json(serde_json::json!({"removed": name})))
+}
+
+#[derive(Deserialize)]
+struct DrainQuery {
+    on: bool,
+}
+
+/// `roost drain` / `roost undrain`: the scheduler moves replicas off a draining node
+/// (stateful ones stop first, then start elsewhere) and places none there.
+async fn drain(State(agent): State<Arc<Agent>>, Path(name): Path<String>, Query(q): Query<DrainQuery>) -> Result<Json<serde_json::Value>, ApiError> {
+    let state = agent.cluster.state();
+    let Some(node) = state.nodes.values().find(|n| n.name == name) else {
+        return Err(ApiError(StatusCode::NOT_FOUND, format!("no node named `{name}`: `roost nodes` lists them")));
+    };
+    agent.cluster.write(roost_cluster::types::Command::SetDraining { node: node.id, draining: q.on }).await?;
+    agent.schedule.notify_one();
+    Ok(Json(serde_json::json!({"node": name, "draining": q.on})))
 }

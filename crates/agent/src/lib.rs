@@ -12,6 +12,7 @@ mod logs;
 mod probe;
 pub mod reconcile_loop;
 mod resources;
+mod scheduler;
 
 use anyhow::Context;
 use roost_core::observed::Observed;
@@ -54,10 +55,18 @@ pub struct Agent {
     pub(crate) cluster: Cluster,
     /// When each peer last answered a probe (this node's view).
     pub(crate) seen: Mutex<BTreeMap<u64, Instant>>,
+    /// Leader side: when each node's last lease renewal arrived.
+    pub(crate) leases: Mutex<BTreeMap<u64, Instant>>,
+    /// This node's side: when it sent the probe of its last granted renewal.
+    lease_from: Mutex<Option<Instant>>,
+    /// The latest report of each peer (from probe answers), and when it arrived.
+    pub(crate) reports: Mutex<BTreeMap<u64, (Instant, probe::Report)>>,
     driver: tokio::sync::RwLock<Option<Arc<Driver>>>,
     pub(crate) view: Mutex<View>,
     /// Wakes the loop: new desired state, a Docker event.
     pub(crate) wake: Notify,
+    /// Wakes the leader's scheduler: a stack or node changed.
+    pub(crate) schedule: Notify,
     /// Held for a whole reconcile pass, and by `down` while it tears a stack down, so
     /// the two never race (a pass planned before the stack was removed could recreate
     /// a container after `down` returned).
@@ -71,21 +80,78 @@ pub(crate) struct View {
     pub observed: Observed,
     pub reconciler: Reconciler,
     pub engine_error: Option<String>,
+    /// This node's replica rows as of the last pass (what probes report).
+    pub rows: Vec<roost_api::ReplicaStatus>,
 }
 
 impl Agent {
-    /// The stacks this node should run: those assigned to it (none on a witness).
+    /// Whether this node may grant leases: it leads and a majority confirmed that
+    /// recently (or it is the only voter).
+    pub(crate) fn grants_leases(&self) -> bool {
+        let m = self.cluster.node().metrics();
+        if m.current_leader != Some(self.cluster.id) {
+            return false;
+        }
+        let voters = m.membership_config.membership().voter_ids().count();
+        voters <= 1 || m.millis_since_quorum_ack.is_some_and(|ms| ms < probe::QUORUM_FRESH)
+    }
+
+    pub(crate) fn renew_lease(&self, sent: Instant) {
+        let mut from = self.lease_from.lock().expect("lease lock");
+        if from.is_none_or(|f| f < sent) {
+            *from = Some(sent);
+        }
+    }
+
+    /// This node may run stateful replicas. A freshly started agent gets one renewal
+    /// period before it counts as fenced, so a restart does not kill what it adopts.
+    pub(crate) fn lease_valid(&self) -> bool {
+        if self.grants_leases() {
+            return true;
+        }
+        match *self.lease_from.lock().expect("lease lock") {
+            Some(t) => t.elapsed() < probe::FENCE_AFTER,
+            None => self.started.elapsed() < probe::FENCE_AFTER,
+        }
+    }
+
+    /// What this node runs, for probe answers.
+    pub(crate) fn report(&self) -> probe::Report {
+        let view = self.view.lock().expect("view lock");
+        probe::Report {
+            node: self.node.clone(),
+            rows: view.rows.clone(),
+            containers: view.observed.containers.clone(),
+            volumes: view.observed.volumes.iter().map(|v| v.name.clone()).collect(),
+        }
+    }
+
+    /// The scope of this node's reconciler: its assigned slots, what peers run, and
+    /// whether it is fenced. A lone node runs everything.
+    pub(crate) fn scope(&self) -> roost_core::reconcile::Scope {
+        let state = self.cluster.state();
+        let alone = state.nodes.len() <= 1;
+        let slots = (!alone).then(|| {
+            state.placement.assignments.iter().filter(|(_, n)| **n == self.cluster.id).map(|(k, _)| k.clone()).collect()
+        });
+        let remote = self
+            .reports
+            .lock()
+            .expect("reports lock")
+            .iter()
+            .filter(|(id, (at, _))| state.nodes.contains_key(id) && at.elapsed() < probe::DOWN_AFTER)
+            .flat_map(|(_, (_, r))| r.containers.clone())
+            .collect();
+        roost_core::reconcile::Scope { slots, remote, fenced: !alone && !self.lease_valid() }
+    }
+
+    /// The desired stacks (all of them: the scope says which slots run here; none on
+    /// a witness).
     pub(crate) fn desired_here(&self) -> roost_core::reconcile::Desired {
         if self.cluster.info.witness {
             return Default::default();
         }
-        self.cluster
-            .state()
-            .stacks
-            .into_values()
-            .filter(|s| s.node == self.cluster.id)
-            .map(|s| (s.spec.name.clone(), s.spec))
-            .collect()
+        self.cluster.state().stacks.into_values().map(|s| (s.spec.name.clone(), s.spec)).collect()
     }
 
     /// Milliseconds since the agent started: the reconciler's clock.
@@ -165,20 +231,26 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         docker_host: config.docker_host,
         cluster,
         seen: Default::default(),
+        leases: Default::default(),
+        lease_from: Default::default(),
+        reports: Default::default(),
         driver: Default::default(),
         view: Default::default(),
         wake: Notify::new(),
+        schedule: Notify::new(),
         pass: Default::default(),
         started: Instant::now(),
     });
     tracing::info!(socket = %socket.display(), node = %agent.node, "roost agent listening");
     let loop_task = tokio::spawn(reconcile_loop::run(agent.clone()));
-    let mut background = vec![loop_task];
+    let applied = tokio::spawn(wake_on_apply(agent.clone()));
+    let mut background = vec![loop_task, applied];
     if let Some(listener) = tcp {
         tracing::info!(listen = %listener.local_addr()?, advertise = %agent.cluster.info.addr, "cluster port open (mutual TLS)");
         let tls = agent.cluster.server_tls.clone();
         background.push(tokio::spawn(peer::serve(listener, tls, cluster_api::peer_router(agent.clone()))));
         background.push(tokio::spawn(probe::run(agent.clone())));
+        background.push(tokio::spawn(scheduler::run(agent.clone())));
     }
     let app = api::router(agent.clone());
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
@@ -223,4 +295,22 @@ fn advertise_for(local: std::net::SocketAddr) -> String {
         .map(|a| a.ip())
         .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
     format!("{primary}:{}", local.port())
+}
+
+/// Wakes the reconcile loop whenever this node applies a Raft entry (a new placement,
+/// a stack change), so followers act on the leader's decisions at once.
+async fn wake_on_apply(agent: Arc<Agent>) {
+    loop {
+        let mut metrics = agent.cluster.node().raft().metrics();
+        let mut last = metrics.borrow().last_applied;
+        while metrics.changed().await.is_ok() {
+            let now = metrics.borrow().last_applied;
+            if now != last {
+                last = now;
+                agent.wake.notify_one();
+            }
+        }
+        // The Raft node was replaced (join/leave): follow the new one.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

@@ -59,12 +59,15 @@ async fn pass(agent: &Arc<Agent>, events: &mut Option<tokio::task::JoinHandle<()
         Err(e) => return engine_failed(agent, e.to_string()).await,
     };
     let desired: Desired = agent.desired_here();
+    let scope = agent.scope();
     let now = agent.now_ms();
     let actions = {
         let mut view = agent.view.lock().expect("view lock");
         view.engine_error = None;
         view.observed = observed.clone();
-        view.reconciler.plan(&desired, &observed, now)
+        let actions = view.reconciler.plan_scoped(&desired, &scope, &observed, now);
+        view.rows = crate::api::local_rows(&agent.node, &desired, &scope, &view);
+        actions
     };
     if actions.is_empty() {
         return Outcome::Idle;
@@ -140,7 +143,11 @@ async fn apply(driver: &Driver, desired: &Desired, action: &Action) -> Result<()
         }
         Action::Remove { slot, container_id, reason } => {
             tracing::info!(%slot, ?reason, "removing container {container_id}");
-            let (signal, grace) = stop_settings(desired.get(&slot.stack), &slot.service);
+            let (signal, grace) = match reason {
+                // Fencing cannot wait for a grace period: the lease is running out.
+                roost_core::reconcile::RemoveReason::Fenced => (Some("SIGKILL".to_owned()), Some(Duration::ZERO)),
+                _ => stop_settings(desired.get(&slot.stack), &slot.service),
+            };
             driver
                 .remove_container(container_id, signal.as_deref(), grace)
                 .await

@@ -105,6 +105,9 @@ pub struct NodeRow {
     #[serde(rename = "self")]
     pub is_self: bool,
     pub reachable: bool,
+    /// `roost drain` moved its replicas away; it gets none until `roost undrain`.
+    #[serde(default)]
+    pub draining: bool,
     /// Milliseconds since it last answered this node's probe (0 for itself).
     pub last_seen_ms: Option<u64>,
     pub labels: std::collections::BTreeMap<String, String>,

@@ -1,9 +1,42 @@
 //! The replicated cluster state and how a command changes it: pure, no IO.
 
 use crate::types::{Command, CommandResponse, NodeId};
+use roost_core::reconcile::SlotKey;
 use roost_spec::Stack;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Where every replica slot runs, as the leader's scheduler decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PlacementState {
+    #[serde(default, with = "pairs")]
+    pub assignments: BTreeMap<SlotKey, NodeId>,
+    /// Slots that fit on no node, with the reason.
+    #[serde(default, with = "pairs")]
+    pub unplaceable: BTreeMap<SlotKey, String>,
+    /// Slots kept on the node that holds their local volume, with a note for `ps`.
+    #[serde(default, with = "pairs")]
+    pub volume_bound: BTreeMap<SlotKey, String>,
+}
+
+/// JSON object keys must be strings, so maps keyed by [`SlotKey`] travel as pairs.
+mod pairs {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(m: &BTreeMap<K, V>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.iter())
+    }
+
+    pub fn deserialize<'de, K, V, D>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+    }
+}
 
 /// A stack as stored, with the generation that counts its changes and the node it runs
 /// on (until the scheduler assigns replicas one by one).
@@ -54,6 +87,11 @@ pub struct ClusterState {
     /// The secrets of tokens a remote CLI may use on the cluster port.
     #[serde(default)]
     pub cli_secrets: Vec<String>,
+    #[serde(default)]
+    pub placement: PlacementState,
+    /// Nodes being drained: they get no replicas.
+    #[serde(default)]
+    pub draining: BTreeSet<NodeId>,
 }
 
 /// The cluster CA, replicated so any leader can sign joining nodes.
@@ -85,6 +123,9 @@ impl ClusterState {
             }
             Command::RemoveStack { name } => {
                 let removed = self.stacks.remove(name);
+                self.placement.assignments.retain(|k, _| k.stack != *name);
+                self.placement.unplaceable.retain(|k, _| k.stack != *name);
+                self.placement.volume_bound.retain(|k, _| k.stack != *name);
                 CommandResponse { stack: removed, removed: false }.with_removed()
             }
             Command::PutNode { node } => {
@@ -93,6 +134,7 @@ impl ClusterState {
             }
             Command::RemoveNode { id } => {
                 let removed = self.nodes.remove(id).is_some();
+                self.draining.remove(id);
                 CommandResponse { stack: None, removed }
             }
             Command::SetCa { cert_pem, key_pem } => {
@@ -104,6 +146,18 @@ impl ClusterState {
             }
             Command::SetJoinSecrets { hashes } => {
                 self.join_secrets = hashes.clone();
+                CommandResponse::default()
+            }
+            Command::SetPlacement { placement } => {
+                self.placement = placement.clone();
+                CommandResponse::default()
+            }
+            Command::SetDraining { node, draining } => {
+                if *draining {
+                    self.draining.insert(*node);
+                } else {
+                    self.draining.remove(node);
+                }
                 CommandResponse::default()
             }
             Command::SetCliSecrets { secrets } => {

@@ -41,6 +41,11 @@ pub enum Command {
     SetJoinSecrets { hashes: Vec<String> },
     /// Replace the accepted remote-CLI token secrets, rotating older ones out.
     SetCliSecrets { secrets: Vec<String> },
+    /// The scheduler's decision: which node runs each replica slot, and why some run
+    /// nowhere. Replaces the previous placement whole.
+    SetPlacement { placement: crate::state::PlacementState },
+    /// `roost drain` / `roost undrain`.
+    SetDraining { node: NodeId, draining: bool },
 }
 
 /// What applying a command did.

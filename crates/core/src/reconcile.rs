@@ -96,6 +96,34 @@ pub enum RemoveReason {
     /// Another container serves the same slot.
     Duplicate,
     Dead,
+    /// This node's lease lapsed: a stateful replica stops at once (no grace period),
+    /// so it is gone before the cluster starts its replacement elsewhere.
+    Fenced,
+}
+
+/// Which slots run on this node, and what the rest of the cluster runs.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// The slots assigned to this node; `None` means every slot (a lone node).
+    pub slots: Option<BTreeSet<SlotKey>>,
+    /// Containers other nodes reported, so `depends_on` sees dependencies anywhere.
+    pub remote: Vec<ObservedContainer>,
+    /// This node holds no valid lease: stateful slots must not run here.
+    pub fenced: bool,
+}
+
+impl Scope {
+    fn runs_here(&self, key: &SlotKey, service: &Service) -> bool {
+        !(self.fenced && is_stateful(service)) && self.slots.as_ref().is_none_or(|s| s.contains(key))
+    }
+}
+
+/// A service whose two copies must never run at once: it mounts a named volume, or
+/// says `x-roost: {singleton: true}`. Stateless replicas may run on both sides of a
+/// partition for a moment; stateful ones are fenced.
+pub fn is_stateful(service: &Service) -> bool {
+    let singleton = service.x_roost.as_ref().and_then(|x| x.get("singleton")).and_then(|v| v.as_bool()).unwrap_or(false);
+    singleton || service.volumes.iter().any(|m| m.kind == roost_spec::MountKind::Volume && m.source.is_some())
 }
 
 /// What the reconciler remembers about a slot between plans.
@@ -145,8 +173,13 @@ impl Reconciler {
         mem.last_error = Some((now, message));
     }
 
-    /// Plans the actions that move `observed` toward `desired`.
+    /// Plans the actions that move `observed` toward `desired`, for a lone node.
     pub fn plan(&mut self, desired: &Desired, observed: &Observed, now: Millis) -> Vec<Action> {
+        self.plan_scoped(desired, &Scope::default(), observed, now)
+    }
+
+    /// Plans for the slots `scope` puts on this node.
+    pub fn plan_scoped(&mut self, desired: &Desired, scope: &Scope, observed: &Observed, now: Millis) -> Vec<Action> {
         let mut actions = Vec::new();
         let mut kept: BTreeSet<&str> = BTreeSet::new();
 
@@ -161,6 +194,9 @@ impl Reconciler {
                 let hash = config_hash(stack, name).expect("service exists");
                 for slot in 1..=service.replicas {
                     let key = SlotKey::new(&stack.name, name, slot);
+                    if !scope.runs_here(&key, service) {
+                        continue;
+                    }
                     let found = by_slot.get(&key).map(Vec::as_slice).unwrap_or(&[]);
                     let best = pick_best(found, &hash);
                     for c in found.iter().filter(|c| Some(c.id.as_str()) != best.map(|b| b.id.as_str())) {
@@ -169,7 +205,7 @@ impl Reconciler {
                     if let Some(b) = best {
                         kept.insert(b.id.as_str());
                     }
-                    let ctx = SlotContext { stack, service, key: &key, hash: &hash, observed, now };
+                    let ctx = SlotContext { stack, service, key: &key, hash: &hash, observed, remote: &scope.remote, now };
                     let mem = self.slots.entry(key.clone()).or_default();
                     if mem.config_hash != hash {
                         *mem = SlotMemory { config_hash: hash.clone(), ..SlotMemory::default() };
@@ -182,8 +218,15 @@ impl Reconciler {
         }
 
         for c in &observed.containers {
-            if !kept.contains(c.id.as_str()) && !is_desired_slot(desired, c) {
-                let key = SlotKey::new(&c.stack, &c.service, c.slot);
+            if kept.contains(c.id.as_str()) {
+                continue;
+            }
+            let key = SlotKey::new(&c.stack, &c.service, c.slot);
+            let service = desired.get(&c.stack).and_then(|s| s.services.get(&c.service));
+            let fenced = scope.fenced && service.is_some_and(is_stateful);
+            if fenced {
+                actions.push(remove(&key, c, RemoveReason::Fenced));
+            } else if !is_desired_slot(desired, c) || service.is_some_and(|s| !scope.runs_here(&key, s)) {
                 actions.push(remove(&key, c, RemoveReason::NotDesired));
             }
         }
@@ -194,7 +237,10 @@ impl Reconciler {
             }
         }
         self.slots.retain(|k, _| {
-            desired.get(&k.stack).and_then(|s| s.services.get(&k.service)).is_some_and(|s| k.slot <= s.replicas)
+            desired
+                .get(&k.stack)
+                .and_then(|s| s.services.get(&k.service))
+                .is_some_and(|s| k.slot <= s.replicas && scope.runs_here(k, s))
         });
         actions.sort_by_key(Action::phase);
         actions
@@ -207,6 +253,7 @@ struct SlotContext<'a> {
     key: &'a SlotKey,
     hash: &'a str,
     observed: &'a Observed,
+    remote: &'a [ObservedContainer],
     now: Millis,
 }
 
@@ -304,7 +351,7 @@ fn dependencies_ready(ctx: &SlotContext<'_>, mem: &mut SlotMemory) -> bool {
         let dep_hash = config_hash(ctx.stack, dep).expect("service exists");
         let replicas: Vec<_> = (1..=dep_service.replicas)
             .map(|slot| {
-                ctx.observed.containers.iter().find(|c| {
+                ctx.observed.containers.iter().chain(ctx.remote).find(|c| {
                     c.stack == ctx.stack.name && c.service == *dep && c.slot == slot && c.config_hash == dep_hash
                 })
             })

@@ -272,3 +272,47 @@ fn an_error_of_an_old_config_does_not_hold_back_or_fail_the_new_one() {
     assert!(!rows.iter().find(|r| r.service == "web").unwrap().failed, "status ignores the old config's error");
     expect!["create demo/web#1\n"].assert_eq(&render(&r.plan(&desired(&[fixed]), &observed, 1)));
 }
+
+#[test]
+fn a_node_runs_only_its_slots_and_gives_up_slots_assigned_elsewhere() {
+    use roost_core::reconcile::Scope;
+    let stack = demo_stack();
+    let mut r = Reconciler::new();
+    let here: std::collections::BTreeSet<_> = [SlotKey::new("demo", "api", 2), SlotKey::new("demo", "web", 1)].into();
+    let scope = Scope { slots: Some(here), ..Default::default() };
+    expect![[r#"
+        remove demo/api#1 (api1): NotDesired
+        remove demo/worker#1 (worker1): NotDesired
+    "#]]
+    .assert_eq(&render(&r.plan_scoped(&desired(&[stack]), &scope, &converged(&demo_stack()), 0)));
+}
+
+#[test]
+fn a_fenced_node_kills_its_stateful_replicas_and_keeps_stateless_ones() {
+    use roost_core::reconcile::Scope;
+    let stack = demo_stack();
+    let mut r = Reconciler::new();
+    let scope = Scope { fenced: true, ..Default::default() };
+    // web mounts a named volume: stateful. The others are stateless.
+    expect!["remove demo/web#1 (web1): Fenced\n"]
+        .assert_eq(&render(&r.plan_scoped(&desired(&[stack.clone()]), &scope, &converged(&stack), 0)));
+    let mut without_web = converged(&stack);
+    without_web.containers.retain(|c| c.service != "web");
+    expect!["(nothing)\n"].assert_eq(&render(&r.plan_scoped(&desired(&[stack]), &scope, &without_web, 1)));
+}
+
+#[test]
+fn a_dependency_running_on_another_node_counts() {
+    use roost_core::reconcile::Scope;
+    let stack = demo_stack();
+    let mut local = converged(&stack);
+    let web = local.containers.iter().find(|c| c.service == "web").unwrap().clone();
+    local.containers.retain(|c| c.service != "web" && c.service != "worker");
+    let here: std::collections::BTreeSet<_> =
+        [SlotKey::new("demo", "api", 1), SlotKey::new("demo", "api", 2), SlotKey::new("demo", "worker", 1)].into();
+    let mut r = Reconciler::new();
+    let alone = Scope { slots: Some(here.clone()), ..Default::default() };
+    expect!["(nothing)\n"].assert_eq(&render(&r.plan_scoped(&desired(&[stack.clone()]), &alone, &local, 0)));
+    let with_remote = Scope { slots: Some(here), remote: vec![web], fenced: false };
+    expect!["create demo/worker#1\n"].assert_eq(&render(&r.plan_scoped(&desired(&[stack]), &with_remote, &local, 1)));
+}

@@ -40,6 +40,10 @@ pub enum Command {
     Nodes(NodesArgs),
     /// Leave the cluster; this node becomes a one-node cluster again.
     Leave,
+    /// Move every replica off a node (for a reboot or a disk swap).
+    Drain { node: String },
+    /// Let replicas be placed on a drained node again (existing ones do not move back).
+    Undrain { node: String },
     /// Manage nodes of the cluster.
     #[command(subcommand)]
     Node(NodeCommand),

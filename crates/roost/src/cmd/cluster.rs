@@ -29,7 +29,7 @@ pub async fn nodes(client: &Client, args: NodesArgs) -> anyhow::Result<ExitCode>
     }
     let mut table = Table::new();
     table.load_preset(NOTHING);
-    table.set_header(["NAME", "ADDRESS", "ROLE", "LEADER", "REACHABLE", "LAST SEEN", "LABELS", "CPUS", "MEMORY", "GPUS/DEVICES"]);
+    table.set_header(["NAME", "ADDRESS", "ROLE", "LEADER", "STATUS", "REACHABLE", "LAST SEEN", "LABELS", "CPUS", "MEMORY", "GPUS/DEVICES"]);
     for n in rows {
         let name = if n.is_self { format!("{} (this node)", n.name) } else { n.name };
         let labels: Vec<_> = n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -39,6 +39,7 @@ pub async fn nodes(client: &Client, args: NodesArgs) -> anyhow::Result<ExitCode>
             n.addr,
             n.role,
             if n.leader { "*".into() } else { String::new() },
+            if n.draining { "draining".into() } else { "active".into() },
             if n.reachable { "yes".into() } else { "no".into() },
             n.last_seen_ms.map_or("never".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),
             labels.join(","),
@@ -81,5 +82,16 @@ pub async fn ls(client: &Client, args: LsArgs) -> anyhow::Result<ExitCode> {
         table.add_row([s.name, s.services.to_string(), s.generation.to_string(), s.node]);
     }
     println!("{table}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn drain(client: &Client, node: &str, on: bool) -> anyhow::Result<ExitCode> {
+    let path = format!("/v1/nodes/{}/drain?on={on}", super::q(node));
+    let _: serde_json::Value = client.call(Method::POST, &path, None::<&()>).await?;
+    if on {
+        eprintln!("node {node} is draining: its replicas move to other nodes (watch with `roost ps`)");
+    } else {
+        eprintln!("node {node} takes new replicas again; running ones do not move back");
+    }
     Ok(ExitCode::SUCCESS)
 }

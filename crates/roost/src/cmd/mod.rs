@@ -30,6 +30,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Join(args) => cluster::join(&client(host)?, args).await,
         Command::Nodes(args) => cluster::nodes(&client(host)?, args).await,
         Command::Leave => cluster::leave(&client(host)?).await,
+        Command::Drain { node } => cluster::drain(&client(host)?, &node, true).await,
+        Command::Undrain { node } => cluster::drain(&client(host)?, &node, false).await,
         Command::Node(cmd) => cluster::node(&client(host)?, cmd).await,
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! The testbed has fixed names (one per machine), so these tests take a lock.
 
+mod failover;
 mod strangers;
 
 use std::process::{Command, Output};
@@ -52,6 +53,14 @@ impl Testbed {
         let token = t.ok("h1", &["token"]).trim().to_owned();
         for i in 2..=n {
             t.ok(&format!("h{i}"), &["join", "10.77.0.11:4280", "--token", &token]);
+        }
+        // Placement only uses nodes the leader has heard from: wait until every node
+        // sees every other, so tests start from a settled cluster.
+        for i in 1..=n {
+            wait_until(Duration::from_secs(15), "every node reachable from every node", || {
+                t.json(&format!("h{i}"), &["nodes", "--json"])
+                    .is_some_and(|nodes| nodes.len() == n && nodes.iter().all(|x| x["reachable"] == true))
+            });
         }
         t
     }
@@ -215,6 +224,9 @@ fn strangers_and_bad_tokens_are_refused() {
 #[test]
 fn leave_and_node_rm_shrink_the_cluster_without_losing_quorum() {
     let t = Testbed::cluster(3, &[]);
+    wait_until(Duration::from_secs(10), "h1 to see every node reachable", || {
+        t.json("h1", &["nodes", "--json"]).is_some_and(|n| n.len() == 3 && n.iter().all(|n| n["reachable"] == true))
+    });
     let rm = |name: &str| t.roost("h1", &["node", "rm", name]);
     let up = rm("h2");
     assert!(String::from_utf8_lossy(&up.stderr).contains("is up"), "{}", String::from_utf8_lossy(&up.stderr));
@@ -236,7 +248,10 @@ fn leave_and_node_rm_shrink_the_cluster_without_losing_quorum() {
     let out = rm("h3");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let names = |h: &str| -> Vec<String> {
-        t.json(h, &["nodes", "--json"]).unwrap_or_default().iter().map(|n| n["name"].as_str().unwrap().to_owned()).collect()
+        let mut v: Vec<String> =
+            t.json(h, &["nodes", "--json"]).unwrap_or_default().iter().map(|n| n["name"].as_str().unwrap().to_owned()).collect();
+        v.sort();
+        v
     };
     wait_until(Duration::from_secs(10), "two nodes left", || names("h1") == ["h1", "h2"]);
 

@@ -1,0 +1,154 @@
+//! Scheduling and fenced failover on the testbed.
+
+use crate::{tb, wait_until, Testbed};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const STACK: &str = "services:
+  db:
+    image: roost-test/busybox:latest
+    command: [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]
+    init: true
+    volumes: [\"data:/data\"]
+    healthcheck:
+      test: [\"CMD\", \"wget\", \"-q\", \"-O-\", \"http://localhost:8080/\"]
+      interval: 1s
+      timeout: 1s
+      retries: 2
+  web:
+    image: roost-test/busybox:latest
+    command: [\"sleep\", \"100000\"]
+    init: true
+    deploy: {replicas: 3}
+volumes:
+  data: {}
+";
+
+/// Counts running `db` containers across all hosts' engines, every 100 ms.
+struct Sampler {
+    stop: Arc<AtomicBool>,
+    max: Arc<AtomicUsize>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Sampler {
+    fn start() -> Sampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let max = Arc::new(AtomicUsize::new(0));
+        let (s, m) = (stop.clone(), max.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                let running: usize = ["h1", "h2", "h3"]
+                    .iter()
+                    .map(|h| {
+                        let out = tb(&["docker", h, "ps", "-q", "--filter", "label=io.roost.service=db", "--filter", "status=running"]);
+                        String::from_utf8_lossy(&out.stdout).lines().count()
+                    })
+                    .sum();
+                m.fetch_max(running, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        Sampler { stop, max, thread: Some(thread) }
+    }
+
+    fn finish(mut self) -> usize {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.take().unwrap().join().unwrap();
+        self.max.load(Ordering::SeqCst)
+    }
+}
+
+fn rows(t: &Testbed, host: &str) -> Vec<serde_json::Value> {
+    t.json(host, &["ps", "-p", "fo", "--json"]).unwrap_or_default()
+}
+
+/// The node running a ready `db`, as `host` sees it.
+fn db_node(t: &Testbed, host: &str) -> Option<String> {
+    rows(t, host)
+        .into_iter()
+        .find(|r| r["service"] == "db" && r["ready"] == true && r["desired"] == true)
+        .map(|r| r["node"].as_str().unwrap().to_owned())
+}
+
+fn web_nodes(t: &Testbed, host: &str) -> Vec<String> {
+    let mut v: Vec<String> = rows(t, host)
+        .into_iter()
+        .filter(|r| r["service"] == "web" && r["ready"] == true && r["desired"] == true)
+        .map(|r| r["node"].as_str().unwrap().to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_stateful_service_moves_when_its_host_is_lost_and_never_runs_twice() {
+    let t = Testbed::cluster(3, &[]);
+    std::fs::write("/tmp/roost-cluster-test-fo.yaml", STACK).unwrap();
+    t.ok("h1", &["up", "-f", "/tmp/roost-cluster-test-fo.yaml", "-p", "fo"]);
+    wait_until(Duration::from_secs(30), "db ready and web spread one per host", || {
+        db_node(&t, "h1").is_some() && web_nodes(&t, "h1") == ["h1", "h2", "h3"]
+    });
+    let sampler = Sampler::start();
+
+    // Cut the db's host off: db comes back elsewhere, web is re-created on the survivors.
+    let first = db_node(&t, "h1").unwrap();
+    let watcher = ["h1", "h2", "h3"].into_iter().find(|h| *h != first).unwrap();
+    let cut_at = Instant::now();
+    tb(&["cut", &first]);
+    wait_until(Duration::from_secs(30), "db ready on another host", || db_node(&t, watcher).is_some_and(|n| n != first));
+    eprintln!("db serving again {:?} after cutting {first}", cut_at.elapsed());
+    wait_until(Duration::from_secs(30), "three web replicas on the survivors", || {
+        let w = web_nodes(&t, watcher);
+        w.len() == 3 && !w.contains(&first)
+    });
+    tb(&["heal", &first]);
+    std::thread::sleep(Duration::from_secs(4));
+
+    // Crash (kill -9 of agent, engine and containers) the db's new host.
+    let second = db_node(&t, watcher).unwrap();
+    let watcher = ["h1", "h2", "h3"].into_iter().find(|h| *h != second).unwrap();
+    let crash_at = Instant::now();
+    tb(&["crash", &second]);
+    wait_until(Duration::from_secs(30), "db ready after the crash", || db_node(&t, watcher).is_some_and(|n| n != second));
+    eprintln!("db serving again {:?} after crashing {second}", crash_at.elapsed());
+    tb(&["revive", &second]);
+    std::thread::sleep(Duration::from_secs(4));
+
+    let max = sampler.finish();
+    assert_eq!(max, 1, "the stateful service ran {max} copies at once");
+}
+
+#[test]
+fn drain_empties_a_node_and_undrain_lets_work_return() {
+    let t = Testbed::cluster(3, &[]);
+    std::fs::write("/tmp/roost-cluster-test-fo.yaml", STACK).unwrap();
+    t.ok("h1", &["up", "-f", "/tmp/roost-cluster-test-fo.yaml", "-p", "fo"]);
+    wait_until(Duration::from_secs(30), "db ready and web spread", || {
+        db_node(&t, "h1").is_some() && web_nodes(&t, "h1") == ["h1", "h2", "h3"]
+    });
+    let target = db_node(&t, "h1").unwrap();
+    let sampler = Sampler::start();
+    t.ok("h1", &["drain", &target]);
+    wait_until(Duration::from_secs(30), "nothing left on the drained node", || {
+        let db = db_node(&t, "h1");
+        let web = web_nodes(&t, "h1");
+        db.is_some_and(|n| n != target) && web.len() == 3 && !web.contains(&target)
+    });
+    let left = tb(&["docker", &target, "ps", "-q"]);
+    assert_eq!(String::from_utf8_lossy(&left.stdout).trim(), "", "the drained node runs no container");
+    let nodes = t.json("h1", &["nodes", "--json"]).unwrap();
+    assert!(nodes.iter().any(|n| n["name"] == target.as_str() && n["draining"] == true));
+    assert_eq!(sampler.finish(), 1, "draining stops the stateful copy before starting the new one");
+
+    t.ok("h1", &["undrain", &target]);
+    // Nothing moves back by itself; a new replica may land there.
+    t.ok("h1", &["up", "-f", "/tmp/roost-cluster-test-fo.yaml", "-p", "fo2"]);
+    wait_until(Duration::from_secs(30), "new work placed on the undrained node", || {
+        t.json("h1", &["ps", "-p", "fo2", "--json"])
+            .unwrap_or_default()
+            .iter()
+            .any(|r| r["node"] == target.as_str() && r["ready"] == true)
+    });
+}
