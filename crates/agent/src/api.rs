@@ -20,6 +20,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/v1/info", get(info))
         .route("/v1/stacks", get(list_stacks))
         .route("/v1/stacks/{name}", axum::routing::put(deploy).delete(remove))
+        .route("/v1/stacks/{name}/rollback", axum::routing::post(rollback))
         .route("/v1/ps", get(ps))
         .route("/v1/logs", get(crate::logs::logs))
         .merge(crate::cluster_api::local_routes())
@@ -114,6 +115,31 @@ async fn deploy(
         .cloned()
         .collect();
     let command = roost_cluster::types::Command::PutStack { stack: req.stack.clone(), node: agent.cluster.id };
+    let stored = agent.cluster.write(command).await?.stack.ok_or_else(|| ApiError::internal("no stack in the answer"))?;
+    agent.wake.notify_one();
+    agent.schedule.notify_one();
+    Ok(Json(DeployResponse { stack: name, generation: stored.generation, changed_services }))
+}
+
+/// `roost rollback`: the whole stack returns to its previous version.
+async fn rollback(State(agent): State<Arc<Agent>>, Path(name): Path<String>) -> Result<Json<DeployResponse>, ApiError> {
+    let state = agent.cluster.state();
+    let Some(stored) = state.stacks.get(&name) else {
+        return Err(ApiError(StatusCode::NOT_FOUND, format!("no stack named `{name}`")));
+    };
+    let Some(previous) = &stored.previous else {
+        return Err(ApiError::bad_request(format!("stack `{name}` has no previous version to roll back to")));
+    };
+    let changed_services = previous
+        .services
+        .keys()
+        .chain(stored.spec.services.keys())
+        .filter(|svc| config_hash(previous, svc) != config_hash(&stored.spec, svc))
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let command = roost_cluster::types::Command::Rollback { name: name.clone(), automatic: false };
     let stored = agent.cluster.write(command).await?.stack.ok_or_else(|| ApiError::internal("no stack in the answer"))?;
     agent.wake.notify_one();
     agent.schedule.notify_one();

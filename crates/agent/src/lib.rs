@@ -12,6 +12,7 @@ mod logs;
 mod probe;
 pub mod reconcile_loop;
 mod resources;
+mod rollout;
 mod scheduler;
 
 use anyhow::Context;
@@ -113,6 +114,17 @@ impl Agent {
             Some(t) => t.elapsed() < probe::FENCE_AFTER,
             None => self.started.elapsed() < probe::FENCE_AFTER,
         }
+    }
+
+    /// Replica rows of the whole cluster: this node's and every fresh peer report's.
+    pub(crate) fn cluster_rows(&self) -> Vec<roost_api::ReplicaStatus> {
+        let mut rows = self.view.lock().expect("view lock").rows.clone();
+        for (_, (at, report)) in self.reports.lock().expect("reports lock").iter() {
+            if at.elapsed() < probe::DOWN_AFTER {
+                rows.extend(report.rows.iter().cloned());
+            }
+        }
+        rows
     }
 
     /// What this node runs, for probe answers.
@@ -244,7 +256,7 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
     tracing::info!(socket = %socket.display(), node = %agent.node, "roost agent listening");
     let loop_task = tokio::spawn(reconcile_loop::run(agent.clone()));
     let applied = tokio::spawn(wake_on_apply(agent.clone()));
-    let mut background = vec![loop_task, applied];
+    let mut background = vec![loop_task, applied, tokio::spawn(rollout::run(agent.clone()))];
     if let Some(listener) = tcp {
         tracing::info!(listen = %listener.local_addr()?, advertise = %agent.cluster.info.addr, "cluster port open (mutual TLS)");
         let tls = agent.cluster.server_tls.clone();

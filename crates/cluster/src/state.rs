@@ -46,6 +46,13 @@ pub struct StoredStack {
     pub generation: u64,
     #[serde(default)]
     pub node: NodeId,
+    /// The version before the last change, for `roost rollback` (the whole stack).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Stack>,
+    /// Set when roost rolled this stack back by itself; no further automatic rollback
+    /// happens until the next deploy, so a failing old version cannot flip-flop.
+    #[serde(default)]
+    pub auto_rolled_back: bool,
 }
 
 /// What the cluster knows about a member.
@@ -112,12 +119,13 @@ impl ClusterState {
     pub fn apply(&mut self, command: &Command) -> CommandResponse {
         match command {
             Command::PutStack { stack, node } => {
-                let generation = match self.stacks.get(&stack.name) {
-                    Some(old) if old.spec == *stack && old.node == *node => old.generation,
-                    Some(old) => old.generation + 1,
-                    None => 1,
+                let old = self.stacks.get(&stack.name);
+                let (generation, previous) = match old {
+                    Some(old) if old.spec == *stack && old.node == *node => (old.generation, old.previous.clone()),
+                    Some(old) => (old.generation + 1, Some(old.spec.clone())),
+                    None => (1, None),
                 };
-                let stored = StoredStack { spec: stack.clone(), generation, node: *node };
+                let stored = StoredStack { spec: stack.clone(), generation, node: *node, previous, auto_rolled_back: false };
                 self.stacks.insert(stack.name.clone(), stored.clone());
                 CommandResponse { stack: Some(stored), removed: false }
             }
@@ -147,6 +155,15 @@ impl ClusterState {
             Command::SetJoinSecrets { hashes } => {
                 self.join_secrets = hashes.clone();
                 CommandResponse::default()
+            }
+            Command::Rollback { name, automatic } => {
+                let Some(stored) = self.stacks.get_mut(name) else { return CommandResponse::default() };
+                let Some(previous) = stored.previous.take() else { return CommandResponse::default() };
+                let current = std::mem::replace(&mut stored.spec, previous);
+                stored.previous = Some(current);
+                stored.generation += 1;
+                stored.auto_rolled_back = *automatic;
+                CommandResponse { stack: Some(stored.clone()), removed: false }
             }
             Command::SetPlacement { placement } => {
                 self.placement = placement.clone();

@@ -44,6 +44,8 @@ pub enum Command {
     /// The scheduler's decision: which node runs each replica slot, and why some run
     /// nowhere. Replaces the previous placement whole.
     SetPlacement { placement: crate::state::PlacementState },
+    /// Return a stack to its previous version (the two swap, so it can roll forward).
+    Rollback { name: String, automatic: bool },
     /// `roost drain` / `roost undrain`.
     SetDraining { node: NodeId, draining: bool },
 }

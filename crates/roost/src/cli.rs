@@ -24,6 +24,8 @@ pub enum Command {
     Up(UpArgs),
     /// Remove a stack: its containers and networks (and volumes with --volumes).
     Down(DownArgs),
+    /// Return a whole stack to its previous version.
+    Rollback(RollbackArgs),
     /// List replicas: one row per replica slot.
     Ps(PsArgs),
     /// List the cluster's stacks.
@@ -160,6 +162,17 @@ pub struct DownArgs {
     /// Also remove the stack's named volumes (their data is lost).
     #[arg(short = 'v', long)]
     pub volumes: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Wait until the previous version runs and is healthy.
+    #[arg(long)]
+    pub wait: bool,
+    #[arg(long, default_value_t = 300)]
+    pub wait_timeout: u64,
 }
 
 #[derive(Args, Debug)]

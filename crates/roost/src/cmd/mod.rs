@@ -23,6 +23,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(args) => config::run(args),
         Command::Up(args) => up::run(&client(host)?, args).await,
         Command::Down(args) => down::run(&client(host)?, args).await,
+        Command::Rollback(args) => up::rollback(&client(host)?, args).await,
         Command::Ps(args) => ps::run(&client(host)?, args).await,
         Command::Logs(args) => logs::run(&client(host)?, args).await,
         Command::Ls(args) => cluster::ls(&client(host)?, args).await,

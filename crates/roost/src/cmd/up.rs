@@ -26,3 +26,18 @@ pub async fn run(client: &Client, args: UpArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+pub async fn rollback(client: &Client, args: crate::cli::RollbackArgs) -> anyhow::Result<ExitCode> {
+    let name = crate::project::stack_name(&args.project)?;
+    let resp: DeployResponse =
+        client.call(Method::POST, &format!("/v1/stacks/{}/rollback", super::q(&name)), None::<&()>).await?;
+    eprintln!(
+        "stack {name} rolled back to its previous version (generation {}): {} changed",
+        resp.generation,
+        if resp.changed_services.is_empty() { "nothing".into() } else { resp.changed_services.join(", ") }
+    );
+    if args.wait {
+        return super::wait::until_ready(client, &name, std::time::Duration::from_secs(args.wait_timeout)).await;
+    }
+    Ok(ExitCode::SUCCESS)
+}

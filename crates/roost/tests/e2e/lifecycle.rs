@@ -176,3 +176,53 @@ fn two_agents_on_one_engine_leave_each_others_containers_alone() {
     assert!(second.ps("e2eowner").is_empty(), "nor show it");
     assert_eq!(containers("e2eother").len(), 1);
 }
+
+fn versioned() -> String {
+    format!(
+        r#"
+services:
+  app:
+    image: {IMAGE}
+    command: ["sleep", "100000"]
+    init: true
+    environment:
+      VERSION: ${{VERSION}}
+    healthcheck:
+      test: ["CMD", "sh", "-c", "test \"$$VERSION\" != bad"]
+      interval: 1s
+      timeout: 1s
+      retries: 1
+    deploy:
+      update_config: {{failure_action: rollback}}
+"#
+    )
+}
+
+fn app_version() -> String {
+    let env = docker_out(&["inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", "e2eroll-app-1"]);
+    env.lines().find_map(|l| l.strip_prefix("VERSION=")).unwrap_or_default().to_owned()
+}
+
+#[test]
+fn a_failed_update_rolls_the_stack_back_and_rollback_works_by_hand() {
+    let _serial = serial();
+    let mut agent = Agent::start();
+    ok(&agent.up_env("e2eroll", &versioned(), &[("VERSION", "good")]));
+
+    let bad = agent.up_env("e2eroll", &versioned(), &[("VERSION", "bad")]);
+    assert!(!bad.status.success(), "the bad version never becomes healthy");
+    wait_until(Duration::from_secs(30), "the automatic rollback to the good version", || {
+        app_version() == "good" && agent.row("e2eroll", "app", 1)["ready"] == true
+    });
+    assert!(agent.log().contains("rolling the stack back"), "the agent says why");
+
+    ok(&agent.up_env("e2eroll", &versioned(), &[("VERSION", "second")]));
+    assert_eq!(app_version(), "second");
+    let back = agent.roost(&["rollback", "-p", "e2eroll", "--wait", "--wait-timeout", "60"]);
+    let said = ok(&back);
+    assert!(said.contains("rolled back"), "{said}");
+    assert_eq!(app_version(), "good");
+
+    let none = agent.roost(&["rollback", "-p", "nosuchstack"]);
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no stack named"));
+}
