@@ -275,6 +275,11 @@ async fn ps(State(agent): State<Arc<Agent>>, Query(q): Query<PsQuery>) -> Result
             }
         }
         replicas.sort_by(|a, b| (&a.stack, &a.service, a.slot, !a.desired).cmp(&(&b.stack, &b.service, b.slot, !b.desired)));
+        for r in replicas.iter_mut().filter(|r| r.desired && r.note.is_none()) {
+            if let Some(why) = state.placement.volume_bound.get(&SlotKey::new(&r.stack, &r.service, r.slot)) {
+                r.note = Some(why.clone());
+            }
+        }
     }
     if let Some(stack) = &q.stack {
         replicas.retain(|r| &r.stack == stack);

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod fence;
 mod cluster_api;
 mod logs;
 mod probe;
@@ -58,8 +59,10 @@ pub struct Agent {
     pub(crate) seen: Mutex<BTreeMap<u64, Instant>>,
     /// Leader side: when each node's last lease renewal arrived.
     pub(crate) leases: Mutex<BTreeMap<u64, Instant>>,
-    /// This node's side: when it sent the probe of its last granted renewal.
-    lease_from: Mutex<Option<Instant>>,
+    /// This node's side: until when it may run stateful replicas (the last granted
+    /// renewal's send time plus the fence delay).
+    lease_until: Mutex<Instant>,
+    data_dir: std::path::PathBuf,
     /// The latest report of each peer (from probe answers), and when it arrived.
     pub(crate) reports: Mutex<BTreeMap<u64, (Instant, probe::Report)>>,
     driver: tokio::sync::RwLock<Option<Arc<Driver>>>,
@@ -98,22 +101,23 @@ impl Agent {
     }
 
     pub(crate) fn renew_lease(&self, sent: Instant) {
-        let mut from = self.lease_from.lock().expect("lease lock");
-        if from.is_none_or(|f| f < sent) {
-            *from = Some(sent);
-        }
+        let mut until = self.lease_until.lock().expect("lease lock");
+        *until = (*until).max(sent + probe::FENCE_AFTER);
     }
 
-    /// This node may run stateful replicas. A freshly started agent gets one renewal
-    /// period before it counts as fenced, so a restart does not kill what it adopts.
+    /// This node may run stateful replicas.
     pub(crate) fn lease_valid(&self) -> bool {
-        if self.grants_leases() {
-            return true;
-        }
-        match *self.lease_from.lock().expect("lease lock") {
-            Some(t) => t.elapsed() < probe::FENCE_AFTER,
-            None => self.started.elapsed() < probe::FENCE_AFTER,
-        }
+        self.grants_leases() || Instant::now() < *self.lease_until.lock().expect("lease lock")
+    }
+
+    /// Publishes the fencing deadline for the watchdog: none on a lone node.
+    pub(crate) fn publish_deadline(&self) {
+        let alone = self.cluster.state().nodes.len() <= 1;
+        let deadline = (!alone).then(|| {
+            let left = self.lease_until.lock().expect("lease lock").saturating_duration_since(Instant::now());
+            std::time::SystemTime::now() + left
+        });
+        fence::write_deadline(&self.data_dir, deadline);
     }
 
     /// Replica rows of the whole cluster: this node's and every fresh peer report's.
@@ -244,7 +248,8 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         cluster,
         seen: Default::default(),
         leases: Default::default(),
-        lease_from: Default::default(),
+        lease_until: Mutex::new(initial_lease(&config.data_dir)),
+        data_dir: config.data_dir.clone(),
         reports: Default::default(),
         driver: Default::default(),
         view: Default::default(),
@@ -261,6 +266,7 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         tracing::info!(listen = %listener.local_addr()?, advertise = %agent.cluster.info.addr, "cluster port open (mutual TLS)");
         let tls = agent.cluster.server_tls.clone();
         background.push(tokio::spawn(peer::serve(listener, tls, cluster_api::peer_router(agent.clone()))));
+        fence::spawn(&config.data_dir, agent.docker_host.as_deref(), &agent.agent_id);
         background.push(tokio::spawn(probe::run(agent.clone())));
         background.push(tokio::spawn(scheduler::run(agent.clone())));
     }
@@ -324,5 +330,18 @@ async fn wake_on_apply(agent: Arc<Agent>) {
         }
         // The Raft node was replaced (join/leave): follow the new one.
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// The lease a starting agent may assume: one fence period, but never past the deadline
+/// a previous run of this agent published (it may have lost its lease meanwhile).
+fn initial_lease(dir: &std::path::Path) -> Instant {
+    let grace = Instant::now() + probe::FENCE_AFTER;
+    match fence::read_deadline(dir) {
+        Some(Some(deadline)) => {
+            let left = deadline.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+            grace.min(Instant::now() + left)
+        }
+        _ => grace,
     }
 }

@@ -18,6 +18,9 @@ pub(crate) struct LogsQuery {
     #[serde(default)]
     follow: bool,
     tail: Option<u64>,
+    /// Only this node's replicas (what a peer asks when it gathers logs).
+    #[serde(default)]
+    local: bool,
 }
 
 pub(crate) async fn logs(State(agent): State<Arc<Agent>>, Query(q): Query<LogsQuery>) -> Result<Response, ApiError> {
@@ -28,12 +31,35 @@ pub(crate) async fn logs(State(agent): State<Arc<Agent>>, Query(q): Query<LogsQu
         .into_iter()
         .filter(|c| c.stack == q.stack && q.service.as_ref().is_none_or(|s| *s == c.service))
         .collect();
-    if containers.is_empty() {
+    if containers.is_empty() && (q.local || remote_holders(&agent, &q).is_empty()) {
         let what = q.service.as_ref().map_or(String::new(), |s| format!(" of service `{s}`"));
-        return Err(ApiError::bad_request(format!("no containers{what} in stack `{}` on this node", q.stack)));
+        return Err(ApiError::bad_request(format!("no containers{what} in stack `{}` on any reachable node", q.stack)));
     }
     containers.sort_by(|a, b| (&a.service, a.slot).cmp(&(&b.service, b.slot)));
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    if !q.local {
+        for addr in remote_holders(&agent, &q) {
+            let mut path = format!("/v1/logs?local=true&stack={}&follow={}", q.stack, q.follow);
+            if let Some(s) = &q.service {
+                path.push_str(&format!("&service={s}"));
+            }
+            if let Some(n) = q.tail {
+                path.push_str(&format!("&tail={n}"));
+            }
+            let (agent, tx) = (agent.clone(), tx.clone());
+            tokio::spawn(async move {
+                use http_body_util::BodyExt;
+                let Ok(mut body) = crate::peer::get_stream(&agent.cluster.transport, &addr, &path).await else { return };
+                while let Some(Ok(frame)) = body.frame().await {
+                    if let Ok(data) = frame.into_data() {
+                        if tx.send(data).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    }
     for c in containers {
         let prefix = format!("{}-{} | ", c.service, c.slot);
         let stream = driver.logs(&c.id, q.follow, q.tail);
@@ -68,4 +94,20 @@ pub(crate) async fn logs(State(agent): State<Arc<Agent>>, Query(q): Query<LogsQu
         .header("content-type", "text/plain; charset=utf-8")
         .body(Body::from_stream(body))
         .expect("a valid response"))
+}
+
+/// Addresses of other nodes whose latest report shows containers the query asks for.
+fn remote_holders(agent: &Agent, q: &LogsQuery) -> Vec<String> {
+    let state = agent.cluster.state();
+    agent
+        .reports
+        .lock()
+        .expect("reports lock")
+        .iter()
+        .filter(|(_, (at, r))| {
+            at.elapsed() < crate::probe::DOWN_AFTER
+                && r.containers.iter().any(|c| c.stack == q.stack && q.service.as_ref().is_none_or(|s| *s == c.service))
+        })
+        .filter_map(|(id, _)| state.nodes.get(id).map(|n| n.addr.clone()))
+        .collect()
 }

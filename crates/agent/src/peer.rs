@@ -55,6 +55,24 @@ impl TlsTransport {
     }
 }
 
+/// A streaming GET to a peer (logs of its replicas), with this node's identity.
+///
+/// # Errors
+/// As [`TlsTransport::post_with`].
+pub async fn get_stream(transport: &TlsTransport, addr: &str, path: &str) -> Result<hyper::body::Incoming, TransportError> {
+    let config = transport.config.read().expect("config lock").clone();
+    let mut sender = connect(config, addr).await?;
+    let req = Request::get(path)
+        .header("host", roost_pki::NODE_SERVER_NAME)
+        .body(Full::new(Bytes::new()))
+        .expect("a valid request");
+    let resp = sender.send_request(req).await.map_err(|e| TransportError::Unreachable(e.to_string()))?;
+    if !resp.status().is_success() {
+        return Err(TransportError::Failed(format!("{addr} answered {}", resp.status())));
+    }
+    Ok(resp.into_body())
+}
+
 async fn connect(config: Arc<rustls::ClientConfig>, addr: &str) -> Result<Sender, TransportError> {
     let unreachable = |e: String| TransportError::Unreachable(format!("{addr}: {e}"));
     let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr))

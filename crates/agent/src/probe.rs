@@ -86,6 +86,7 @@ pub async fn run(agent: Arc<Agent>) {
             // The leader renews its own lease while it has a fresh majority.
             agent.renew_lease(started);
         }
+        agent.publish_deadline();
         tokio::time::sleep(EVERY.saturating_sub(started.elapsed())).await;
     }
 }

@@ -8,6 +8,8 @@ pub const MANAGED: &str = "io.roost.managed";
 /// The id of the agent that created the object. An agent observes and removes only
 /// its own, so agents sharing an engine never fight over containers.
 pub const OWNER: &str = "io.roost.owner";
+/// On containers of stateful services (see `reconcile::is_stateful`): what fencing kills.
+pub const STATEFUL: &str = "io.roost.stateful";
 /// Stack (Compose project) name.
 pub const STACK: &str = "io.roost.stack";
 /// Service name within the stack.

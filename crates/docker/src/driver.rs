@@ -313,6 +313,10 @@ impl Driver {
         self.owner_labels(&mut body.labels);
         let extra = extra_networks(stack, service)?;
         let svc = config::service(stack, service)?;
+        if roost_core::reconcile::is_stateful(svc) {
+            // What the fence watchdog kills when this node's lease runs out.
+            body.labels.get_or_insert_with(HashMap::new).insert(labels::STATEFUL.to_string(), "true".to_string());
+        }
         self.ensure_image(&svc.image, svc.pull_policy).await?;
         let name = labels::container_name(&stack.name, service, slot);
         let created = self
@@ -426,6 +430,32 @@ impl Driver {
             Err(e) if !is_not_found(&e) => Err(self.err(e)),
             _ => Ok(()),
         }
+    }
+
+    /// Kills (SIGKILL, no grace) every running stateful container of this driver's
+    /// owner: the fence watchdog's one action. Returns how many it killed.
+    ///
+    /// # Errors
+    /// The engine cannot list containers.
+    pub async fn kill_stateful(&self) -> Result<usize, DriverError> {
+        let mut filters = managed_filter(self.owner.as_deref());
+        filters.get_mut("label").expect("label filter").push(format!("{}=true", labels::STATEFUL));
+        filters.insert("status".to_string(), vec!["running".to_string()]);
+        let list = self
+            .docker
+            .list_containers(Some(ListContainersOptions { all: false, filters: Some(filters), ..Default::default() }))
+            .await
+            .map_err(|e| self.err(e))?;
+        let mut killed = 0;
+        for c in list {
+            if let Some(id) = c.id {
+                let opts = bollard::query_parameters::KillContainerOptions { signal: "SIGKILL".to_string() };
+                if self.docker.kill_container(&id, Some(opts)).await.is_ok() {
+                    killed += 1;
+                }
+            }
+        }
+        Ok(killed)
     }
 
     /// Events of managed containers (label [`labels::MANAGED`]), from now on. The

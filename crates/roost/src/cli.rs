@@ -49,6 +49,17 @@ pub enum Command {
     /// Manage nodes of the cluster.
     #[command(subcommand)]
     Node(NodeCommand),
+    /// Internal: the fence watchdog an agent starts (kills stateful containers when the
+    /// agent's lease deadline passes, even if the agent is frozen).
+    #[command(hide = true)]
+    FenceWatchdog {
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long)]
+        owner: String,
+        #[arg(long)]
+        docker_host: Option<String>,
+    },
 }
 
 #[derive(Args, Debug)]

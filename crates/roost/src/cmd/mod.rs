@@ -20,6 +20,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let client = |host: Option<String>| client(host, token.as_deref());
     match cli.command {
         Command::Agent(args) => agent::run(args).await,
+        Command::FenceWatchdog { data_dir, owner, docker_host } => {
+            roost_agent::fence::watchdog(data_dir, docker_host, owner).await;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Config(args) => config::run(args),
         Command::Up(args) => up::run(&client(host)?, args).await,
         Command::Down(args) => down::run(&client(host)?, args).await,

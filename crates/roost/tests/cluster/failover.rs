@@ -116,6 +116,20 @@ fn a_stateful_service_moves_when_its_host_is_lost_and_never_runs_twice() {
     tb(&["revive", &second]);
     std::thread::sleep(Duration::from_secs(4));
 
+    // The agent alone is killed (-9), then paused (SIGSTOP), while its host and the db
+    // container keep running: the fence watchdog must stop the copy in time.
+    for fault in ["kill-agent", "pause"] {
+        wait_until(Duration::from_secs(30), "db ready", || db_node(&t, "h1").is_some() || db_node(&t, "h2").is_some());
+        let host = ["h1", "h2", "h3"].iter().find_map(|h| db_node(&t, h)).unwrap();
+        let watcher = ["h1", "h2", "h3"].into_iter().find(|h| *h != host).unwrap();
+        let at = Instant::now();
+        tb(&[fault, &host]);
+        wait_until(Duration::from_secs(30), "db ready elsewhere", || db_node(&t, watcher).is_some_and(|n| n != host));
+        eprintln!("db serving again {:?} after {fault} on {host}", at.elapsed());
+        tb(&[if fault == "pause" { "resume" } else { "start-agent" }, &host]);
+        std::thread::sleep(Duration::from_secs(4));
+    }
+
     let max = sampler.finish();
     assert_eq!(max, 1, "the stateful service ran {max} copies at once");
 }
@@ -151,4 +165,34 @@ fn drain_empties_a_node_and_undrain_lets_work_return() {
             .iter()
             .any(|r| r["node"] == target.as_str() && r["ready"] == true)
     });
+}
+
+#[test]
+fn ps_and_logs_work_from_any_node_for_replicas_on_every_node() {
+    let t = Testbed::cluster(3, &[]);
+    let file = "/tmp/roost-cluster-test-lg.yaml";
+    std::fs::write(
+        file,
+        "services:\n  echo:\n    image: roost-test/busybox:latest\n    command: [\"sh\", \"-c\", \"echo hello; sleep 100000\"]\n    init: true\n    deploy: {replicas: 3}\n",
+    )
+    .unwrap();
+    t.ok("h2", &["up", "-f", file, "-p", "lg", "--wait", "--wait-timeout", "60"]);
+    let nodes = |h: &str| -> Vec<String> {
+        let mut v: Vec<String> = t
+            .json(h, &["ps", "-p", "lg", "--json"])
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r["ready"] == true)
+            .map(|r| r["node"].as_str().unwrap().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    for h in ["h1", "h2", "h3"] {
+        wait_until(Duration::from_secs(10), "every host to see all three replicas", || nodes(h) == ["h1", "h2", "h3"]);
+    }
+    let logs = t.ok("h1", &["logs", "-p", "lg", "echo"]);
+    for slot in 1..=3 {
+        assert!(logs.contains(&format!("echo-{slot} | hello")), "{logs}");
+    }
 }

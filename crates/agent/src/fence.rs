@@ -1,0 +1,85 @@
+//! The fence watchdog: fencing that works even when the agent itself is frozen.
+//!
+//! The agent fences its stateful replicas when its lease runs out, but an agent that
+//! is killed (-9) or paused (SIGSTOP) while its host keeps running cannot. So each
+//! cluster-capable agent keeps a deadline in `DIR/lease-deadline` (wall-clock
+//! milliseconds; `0` = no fencing, a lone node) and runs a small separate process,
+//! `roost fence-watchdog`, that kills every running stateful container of this agent
+//! (label `io.roost.stateful`) once the deadline passes without a renewal. The deadline
+//! file outlives the agent, so a restarted agent never extends a lease it no longer has.
+
+use roost_docker::Driver;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const FILE: &str = "lease-deadline";
+const PID_FILE: &str = "fence.pid";
+const EVERY: Duration = Duration::from_millis(100);
+
+fn wall_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Records the fencing deadline (`None`: never fence).
+pub fn write_deadline(dir: &Path, deadline: Option<SystemTime>) {
+    let text = deadline.map_or(0, wall_ms).to_string();
+    let tmp = dir.join("lease-deadline.tmp");
+    if std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, dir.join(FILE))).is_err() {
+        tracing::warn!("cannot write the lease deadline file");
+    }
+}
+
+/// The recorded deadline: `None` if there is no file, `Some(None)` if fencing is off.
+pub fn read_deadline(dir: &Path) -> Option<Option<SystemTime>> {
+    let text = std::fs::read_to_string(dir.join(FILE)).ok()?;
+    let ms: u64 = text.trim().parse().ok()?;
+    Some((ms != 0).then(|| UNIX_EPOCH + Duration::from_millis(ms)))
+}
+
+/// Starts the watchdog for `dir`, replacing one a previous agent left running.
+pub fn spawn(dir: &Path, docker_host: Option<&str>, owner: &str) {
+    if let Ok(pid) = std::fs::read_to_string(dir.join(PID_FILE)) {
+        if let Ok(pid) = pid.trim().parse::<i32>() {
+            let _ = std::process::Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        }
+    }
+    let Ok(exe) = std::env::current_exe() else { return };
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["fence-watchdog", "--data-dir"]).arg(dir).args(["--owner", owner]);
+    if let Some(h) = docker_host {
+        cmd.args(["--docker-host", h]);
+    }
+    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());
+    match cmd.spawn() {
+        Ok(child) => {
+            let _ = std::fs::write(dir.join(PID_FILE), child.id().to_string());
+        }
+        Err(e) => tracing::error!("cannot start the fence watchdog: {e}"),
+    }
+}
+
+/// The watchdog's loop. Ends when the data dir disappears or another watchdog took over.
+pub async fn watchdog(dir: PathBuf, docker_host: Option<String>, owner: String) {
+    let me = std::process::id().to_string();
+    let mut driver: Option<Driver> = None;
+    loop {
+        tokio::time::sleep(EVERY).await;
+        if !dir.exists() || std::fs::read_to_string(dir.join(PID_FILE)).is_ok_and(|p| p.trim() != me) {
+            return;
+        }
+        let Some(Some(deadline)) = read_deadline(&dir) else { continue };
+        if SystemTime::now() < deadline {
+            continue;
+        }
+        if driver.is_none() {
+            driver = Driver::connect(docker_host.as_deref()).await.ok().map(|d| d.owned_by(owner.clone()));
+        }
+        if let Some(d) = &driver {
+            match d.kill_stateful().await {
+                Ok(0) => {}
+                Ok(n) => eprintln!("roost fence-watchdog: lease expired, killed {n} stateful container(s)"),
+                Err(_) => driver = None,
+            }
+        }
+    }
+}
