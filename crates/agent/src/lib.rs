@@ -158,7 +158,12 @@ impl Agent {
             .filter(|(id, (at, _))| state.nodes.contains_key(id) && at.elapsed() < probe::DOWN_AFTER)
             .flat_map(|(_, (_, r))| r.containers.clone())
             .collect();
-        roost_core::reconcile::Scope { slots, remote, fenced: !alone && !self.lease_valid() }
+        roost_core::reconcile::Scope {
+            slots,
+            remote,
+            fenced: !alone && !self.lease_valid(),
+            updatable: Some(state.rollout.clone()),
+        }
     }
 
     /// The desired stacks (all of them: the scope says which slots run here; none on

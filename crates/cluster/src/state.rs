@@ -99,6 +99,10 @@ pub struct ClusterState {
     /// Nodes being drained: they get no replicas.
     #[serde(default)]
     pub draining: BTreeSet<NodeId>,
+    /// Slots of services with `update_config` that a rolling update lets move to the
+    /// new version now.
+    #[serde(default)]
+    pub rollout: BTreeSet<SlotKey>,
 }
 
 /// The cluster CA, replicated so any leader can sign joining nodes.
@@ -167,6 +171,10 @@ impl ClusterState {
             }
             Command::SetPlacement { placement } => {
                 self.placement = placement.clone();
+                CommandResponse::default()
+            }
+            Command::SetRollout { slots } => {
+                self.rollout = slots.iter().cloned().collect();
                 CommandResponse::default()
             }
             Command::SetDraining { node, draining } => {

@@ -46,6 +46,8 @@ pub enum Command {
     SetPlacement { placement: crate::state::PlacementState },
     /// Return a stack to its previous version (the two swap, so it can roll forward).
     Rollback { name: String, automatic: bool },
+    /// The slots a rolling update lets move to the new version (replaces the set).
+    SetRollout { slots: Vec<roost_core::reconcile::SlotKey> },
     /// `roost drain` / `roost undrain`.
     SetDraining { node: NodeId, draining: bool },
 }

@@ -100,10 +100,6 @@ fn warnings_with_lines() {
           |
         5 |     container_name: web1
           |     ^
-        compose.yaml:7:7: warning: services.web.deploy.placement: not honoured on a single node yet (kept for the multi-node scheduler)
-          |
-        7 |       placement:
-          |       ^
         compose.yaml:4:12: warning: services.web.build: roost does not build images; image `nginx` is used as is
           |
         4 |     build: .
@@ -188,4 +184,17 @@ fn render_yaml_roundtrip() {
     let y = roost_compose::render_yaml(&s);
     assert!(y.contains("CMD-SHELL"), "{y}");
     assert!(y.contains("1m 30s") || y.contains("1m30s"), "{y}");
+}
+
+#[test]
+fn update_config_settings_roost_cannot_honour_are_warned() {
+    let p = Project::new(&[(
+        "compose.yaml",
+        "services:\n  web:\n    image: nginx\n    deploy:\n      update_config:\n        parallelism: 2\n        order: start-first\n        monitor: 10s\n",
+    )]);
+    let l = p.load(&["compose.yaml"], &[], &[]).unwrap();
+    let text: Vec<String> = l.warnings.iter().map(|w| p.strip(w.to_string())).collect();
+    assert!(text.iter().any(|w| w.contains(":7:16: warning: services.web.deploy.update_config.order: start-first is not supported yet")), "{text:?}");
+    assert!(text.iter().any(|w| w.contains("update_config.monitor")), "{text:?}");
+    assert_eq!(l.stack.services["web"].update_config.as_ref().unwrap().parallelism, 2);
 }

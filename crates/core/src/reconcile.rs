@@ -110,9 +110,16 @@ pub struct Scope {
     pub remote: Vec<ObservedContainer>,
     /// This node holds no valid lease: stateful slots must not run here.
     pub fenced: bool,
+    /// Slots of services with `update_config` that may move to a new config now (the
+    /// leader's rolling update lets them through in batches); `None`: all may.
+    pub updatable: Option<BTreeSet<SlotKey>>,
 }
 
 impl Scope {
+    fn may_update(&self, key: &SlotKey, service: &Service) -> bool {
+        service.update_config.is_none() || self.updatable.as_ref().is_none_or(|u| u.contains(key))
+    }
+
     fn runs_here(&self, key: &SlotKey, service: &Service) -> bool {
         !(self.fenced && is_stateful(service)) && self.slots.as_ref().is_none_or(|s| s.contains(key))
     }
@@ -205,7 +212,8 @@ impl Reconciler {
                     if let Some(b) = best {
                         kept.insert(b.id.as_str());
                     }
-                    let ctx = SlotContext { stack, service, key: &key, hash: &hash, observed, remote: &scope.remote, now };
+                    let may_update = scope.may_update(&key, service);
+                    let ctx = SlotContext { stack, service, key: &key, hash: &hash, observed, remote: &scope.remote, now, may_update };
                     let mem = self.slots.entry(key.clone()).or_default();
                     if mem.config_hash != hash {
                         *mem = SlotMemory { config_hash: hash.clone(), ..SlotMemory::default() };
@@ -255,6 +263,8 @@ struct SlotContext<'a> {
     observed: &'a Observed,
     remote: &'a [ObservedContainer],
     now: Millis,
+    /// A rolling update lets this slot move to the new config now.
+    may_update: bool,
 }
 
 fn plan_slot(ctx: &SlotContext<'_>, current: Option<&ObservedContainer>, mem: &mut SlotMemory) -> Option<Action> {
@@ -264,6 +274,10 @@ fn plan_slot(ctx: &SlotContext<'_>, current: Option<&ObservedContainer>, mem: &m
         return create_when_ready(ctx, mem);
     };
     if c.config_hash != ctx.hash {
+        if !ctx.may_update {
+            // Waiting for its turn in a rolling update: the old version keeps serving.
+            return None;
+        }
         mem.running_since = None;
         return Some(remove(ctx.key, c, RemoveReason::Outdated));
     }

@@ -313,6 +313,30 @@ fn a_dependency_running_on_another_node_counts() {
     let mut r = Reconciler::new();
     let alone = Scope { slots: Some(here.clone()), ..Default::default() };
     expect!["(nothing)\n"].assert_eq(&render(&r.plan_scoped(&desired(&[stack.clone()]), &alone, &local, 0)));
-    let with_remote = Scope { slots: Some(here), remote: vec![web], fenced: false };
+    let with_remote = Scope { slots: Some(here), remote: vec![web], ..Default::default() };
     expect!["create demo/worker#1\n"].assert_eq(&render(&r.plan_scoped(&desired(&[stack]), &with_remote, &local, 1)));
+}
+
+#[test]
+fn a_rolling_update_replaces_only_the_slots_let_through() {
+    use roost_core::reconcile::Scope;
+    let old = demo_stack();
+    let observed = converged(&old);
+    let mut new = old.clone();
+    let api = new.services.get_mut("api").unwrap();
+    api.environment.insert("MODE".into(), "fast".into());
+    api.update_config = Some(roost_spec::UpdateConfig {
+        parallelism: 1,
+        delay: None,
+        failure_action: "rollback".into(),
+        monitor: None,
+        max_failure_ratio: None,
+        order: "stop-first".into(),
+    });
+    let mut r = Reconciler::new();
+    let first: std::collections::BTreeSet<_> = [SlotKey::new("demo", "api", 1)].into();
+    let scope = Scope { updatable: Some(first), ..Default::default() };
+    expect!["remove demo/api#1 (api1): Outdated\n"].assert_eq(&render(&r.plan_scoped(&desired(&[new.clone()]), &scope, &observed, 0)));
+    let none = Scope { updatable: Some(Default::default()), ..Default::default() };
+    expect!["(nothing)\n"].assert_eq(&render(&r.plan_scoped(&desired(&[new]), &none, &observed, 1)));
 }

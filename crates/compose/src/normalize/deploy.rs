@@ -5,7 +5,7 @@ use super::Ctx;
 use crate::yaml::{Node, Value};
 use roost_spec::{DeviceRequest, Healthcheck, Placement, RestartCondition, RestartPolicy, Service, UpdateConfig};
 
-const SINGLE_NODE: &str = "not honoured on a single node yet (kept for the multi-node scheduler)";
+const NOT_YET: &str = "not honoured by roost yet";
 
 pub(crate) fn restart(ctx: &mut Ctx<'_>, v: &Node, p: &str) -> RestartPolicy {
     let s = ctx.string(v, p).unwrap_or_default();
@@ -124,7 +124,7 @@ pub(crate) fn deploy(ctx: &mut Ctx<'_>, d: &Node, p: &str, s: &mut Service) {
         match k.name.as_str() {
             "mode" => {
                 if let Some(m) = ctx.string(x, &kp).filter(|m| m != "replicated") {
-                    ctx.warn(x.pos, &kp, format!("mode `{m}` is {SINGLE_NODE}; running `replicas` containers"));
+                    ctx.warn(x.pos, &kp, format!("mode `{m}` is {NOT_YET}; running `replicas` containers"));
                 }
             }
             "replicas" => s.replicas = ctx.uint(x, &kp).unwrap_or(1),
@@ -169,7 +169,6 @@ pub(crate) fn deploy(ctx: &mut Ctx<'_>, d: &Node, p: &str, s: &mut Service) {
                 s.restart = r;
             }
             "update_config" => {
-                ctx.warn(k.pos, &kp, SINGLE_NODE);
                 let mut u = UpdateConfig { parallelism: 1, delay: None, failure_action: "pause".into(), monitor: None, max_failure_ratio: None, order: "stop-first".into() };
                 for (uk, uv) in x.entries() {
                     let up = format!("{kp}.{}", uk.name);
@@ -177,16 +176,26 @@ pub(crate) fn deploy(ctx: &mut Ctx<'_>, d: &Node, p: &str, s: &mut Service) {
                         "parallelism" => u.parallelism = ctx.uint(uv, &up).unwrap_or(1),
                         "delay" => u.delay = ctx.duration(uv, &up),
                         "failure_action" => u.failure_action = ctx.string(uv, &up).unwrap_or_else(|| "pause".into()),
-                        "monitor" => u.monitor = ctx.duration(uv, &up),
-                        "max_failure_ratio" => u.max_failure_ratio = ctx.float(uv, &up),
-                        "order" => u.order = ctx.string(uv, &up).unwrap_or_else(|| "stop-first".into()),
+                        "monitor" => {
+                            ctx.warn(uk.pos, &up, "roost judges a new replica by its health and restarts, not by a monitor window; ignored");
+                            u.monitor = ctx.duration(uv, &up);
+                        }
+                        "max_failure_ratio" => {
+                            ctx.warn(uk.pos, &up, "roost acts on the first failed replica; ignored");
+                            u.max_failure_ratio = ctx.float(uv, &up);
+                        }
+                        "order" => {
+                            u.order = ctx.string(uv, &up).unwrap_or_else(|| "stop-first".into());
+                            if u.order == "start-first" {
+                                ctx.warn(uv.pos, &up, "start-first is not supported yet (a replica's container has one name); roost updates stop-first");
+                            }
+                        }
                         _ => {}
                     }
                 }
                 s.update_config = Some(u);
             }
             "placement" => {
-                ctx.warn(k.pos, &kp, SINGLE_NODE);
                 let mut pl = Placement::default();
                 if let Some(c) = x.get("constraints") {
                     pl.constraints = ctx.strings(c, &format!("{kp}.constraints"));
@@ -196,7 +205,8 @@ pub(crate) fn deploy(ctx: &mut Ctx<'_>, d: &Node, p: &str, s: &mut Service) {
                 }
                 s.placement = pl;
             }
-            "rollback_config" | "endpoint_mode" => ctx.warn(k.pos, &kp, SINGLE_NODE),
+            "rollback_config" => ctx.warn(k.pos, &kp, format!("{NOT_YET}: `roost rollback` returns the whole stack to its previous version at once")),
+            "endpoint_mode" => ctx.warn(k.pos, &kp, format!("{NOT_YET}: roost has no virtual IPs; service names resolve to replicas")),
             o if o.starts_with("x-") => {}
             o => ctx.warn(k.pos, &kp, format!("`{o}` is not supported by roost yet and is ignored")),
         }

@@ -226,3 +226,59 @@ fn a_failed_update_rolls_the_stack_back_and_rollback_works_by_hand() {
     let none = agent.roost(&["rollback", "-p", "nosuchstack"]);
     assert!(String::from_utf8_lossy(&none.stderr).contains("no stack named"));
 }
+
+#[test]
+fn a_rolling_update_replaces_one_replica_at_a_time() {
+    let _serial = serial();
+    let mut agent = Agent::start();
+    let yaml = |version: &str| {
+        format!(
+            r#"
+services:
+  app:
+    image: {IMAGE}
+    command: ["sleep", "100000"]
+    init: true
+    environment: {{VERSION: "{version}"}}
+    healthcheck: {{test: ["CMD", "true"], interval: 1s, timeout: 1s, retries: 1}}
+    deploy:
+      replicas: 3
+      update_config: {{parallelism: 1, delay: 1s, failure_action: pause}}
+"#
+        )
+    };
+    ok(&agent.up("e2eroll2", &yaml("one")));
+    // Sample the ready replicas while the update runs: never fewer than 2 of 3.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (s, socket) = (stop.clone(), agent.socket());
+    let sampler = std::thread::spawn(move || {
+        let mut min_ready = 3;
+        while !s.load(std::sync::atomic::Ordering::SeqCst) {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_roost"))
+                .args(["ps", "-p", "e2eroll2", "--json"])
+                .env("ROOST_HOST", format!("unix://{socket}"))
+                .output()
+                .unwrap();
+            if let Ok(rows) = serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout) {
+                let ready = rows.iter().filter(|r| r["ready"] == true || (r["state"] == "running" && r["up_to_date"] == false)).count();
+                min_ready = min_ready.min(ready);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        min_ready
+    });
+    let started = std::time::Instant::now();
+    ok(&agent.up("e2eroll2", &yaml("two")));
+    let took = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let min_ready = sampler.join().unwrap();
+    assert!(min_ready >= 2, "at most one replica down at a time, saw {min_ready} serving");
+    assert!(took >= Duration::from_secs(2), "two 1 s delays between three batches: {took:?}");
+    let versions: Vec<String> = (1..=3)
+        .map(|i| {
+            let env = docker_out(&["inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", &format!("e2eroll2-app-{i}")]);
+            env.lines().find_map(|l| l.strip_prefix("VERSION=")).unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert_eq!(versions, ["two", "two", "two"]);
+}
