@@ -11,7 +11,8 @@
 //! - the node counts its lease from when it *sent* the granted probe and fences itself
 //!   (kills its stateful replicas) [`FENCE_AFTER`] later without a new grant;
 //! - the leader counts from when it *received* that probe and moves stateful slots
-//!   only [`REASSIGN_AFTER`] later, and a new leader first waits that long for every node.
+//!   only [`REASSIGN_AFTER`] later; a new leader waits [`NEW_LEADER_WAIT`] after its
+//!   election for the nodes that have not renewed with it yet.
 //!
 //! So a stateful replica is dead before its replacement is placed, given clock rates
 //! that differ by less than (REASSIGN_AFTER − FENCE_AFTER) / REASSIGN_AFTER ≈ 35 %.
@@ -34,6 +35,13 @@ pub const FENCE_AFTER: Duration = Duration::from_millis(1500);
 pub const REASSIGN_AFTER: Duration = Duration::from_millis(2300);
 /// The leader grants leases only if a majority acknowledged it this recently.
 pub const QUORUM_FRESH: u64 = 500;
+/// How long a new leader waits after its election before it moves the stateful replicas
+/// of nodes it has not heard renew. The old leader granted its last lease at most
+/// [`QUORUM_FRESH`] after its last majority ack; a follower votes for a new leader only
+/// after the Raft leader lease (the 800 ms maximum election timeout) has passed since
+/// that ack; a lease lasts [`FENCE_AFTER`] from before its grant. So every lease of the
+/// old term is over 0.5 + 1.5 − 0.8 = 1.2 s after the election; 1.5 s leaves a margin.
+pub const NEW_LEADER_WAIT: Duration = Duration::from_millis(1500);
 
 /// What a node runs, as it last observed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -9,7 +9,7 @@
 //! ([`REASSIGN_AFTER`] after its last renewal, or after this leader took over).
 //! Changes are written through Raft in one `SetPlacement`.
 
-use crate::probe::{DOWN_AFTER, REASSIGN_AFTER};
+use crate::probe::{DOWN_AFTER, NEW_LEADER_WAIT, REASSIGN_AFTER};
 use crate::Agent;
 use roost_cluster::state::PlacementState;
 use roost_cluster::types::Command;
@@ -59,9 +59,10 @@ fn decide(agent: &Agent, leading_since: Instant) -> PlacementState {
         agent.cluster.node().metrics().membership_config.membership().voter_ids().collect();
     let up = |id: u64| id == agent.cluster.id || seen.get(&id).is_some_and(|t| now.duration_since(*t) < DOWN_AFTER);
     // A down node may still run stateful replicas until its lease certainly expired.
-    let may_hold_lease = |id: u64| {
-        let renewed = leases.get(&id).copied().unwrap_or(leading_since).max(leading_since);
-        now.duration_since(renewed) < REASSIGN_AFTER
+    let may_hold_lease = |id: u64| match leases.get(&id).filter(|t| **t >= leading_since) {
+        Some(renewed) => now.duration_since(*renewed) < REASSIGN_AFTER,
+        // Not renewed with this leader yet: only a lease of the old term can be live.
+        None => now.duration_since(leading_since) < NEW_LEADER_WAIT,
     };
     let report_of = |id: u64| if id == agent.cluster.id { Some(&own) } else { reports.get(&id).map(|(_, r)| r) };
 
