@@ -135,7 +135,15 @@ async fn apply(driver: &Driver, desired: &Desired, action: &Action) -> Result<()
         Action::Create { slot, config_hash } => {
             let s = stack_of(&slot.stack).map_err(|(_, e)| (Some(slot.clone()), e))?;
             let fail = |e: roost_docker::DriverError| (Some(slot.clone()), e.to_string());
-            let id = driver.create_container(s, &slot.service, slot.slot, config_hash).await.map_err(fail)?;
+            let id = match driver.create_container(s, &slot.service, slot.slot, config_hash).await {
+                // An older copy still holds the name: a start-first update runs both
+                // for a moment, the new one under a name with its config hash.
+                Err(roost_docker::DriverError::Conflict { .. }) => {
+                    let name = format!("{}-{config_hash}", roost_core::labels::container_name(&slot.stack, &slot.service, slot.slot));
+                    driver.create_container_named(s, &slot.service, slot.slot, config_hash, &name).await.map_err(fail)?
+                }
+                other => other.map_err(fail)?,
+            };
             driver.start_container(&id).await.map_err(fail)
         }
         Action::Start { slot, container_id } => {

@@ -7,8 +7,9 @@
 //! and ready, and `delay` has passed. When a replica of the new version fails (keeps
 //! crashing, turns unhealthy, cannot start), `failure_action` decides: `pause` stops
 //! letting slots through, `continue` goes on, `rollback` returns the whole stack to its
-//! previous version, once. Only `stop-first` order exists: a slot's container has one
-//! name, so its old copy stops before the new one starts.
+//! previous version, once. With `order: start-first` a slot's new copy starts (under a
+//! name with its config hash) and the old one stops once the new one serves; stateful
+//! services always update stop-first.
 
 use crate::Agent;
 use roost_api::ReplicaStatus;

@@ -194,7 +194,7 @@ fn update_config_settings_roost_cannot_honour_are_warned() {
     )]);
     let l = p.load(&["compose.yaml"], &[], &[]).unwrap();
     let text: Vec<String> = l.warnings.iter().map(|w| p.strip(w.to_string())).collect();
-    assert!(text.iter().any(|w| w.contains(":7:16: warning: services.web.deploy.update_config.order: start-first is not supported yet")), "{text:?}");
+    assert!(text.iter().any(|w| w.contains(":7:16: warning: services.web.deploy.update_config.order: start-first applies to stateless services only")), "{text:?}");
     assert!(text.iter().any(|w| w.contains("update_config.monitor")), "{text:?}");
     assert_eq!(l.stack.services["web"].update_config.as_ref().unwrap().parallelism, 2);
 }

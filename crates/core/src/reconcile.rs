@@ -125,6 +125,16 @@ impl Scope {
     }
 }
 
+/// Start-first updates: asked for by `update_config.order`, never for stateful services.
+fn start_first(service: &Service) -> bool {
+    service.update_config.as_ref().is_some_and(|u| u.order == "start-first") && !is_stateful(service)
+}
+
+/// Running, and healthy where a healthcheck says.
+fn serving(c: &ObservedContainer) -> bool {
+    c.state == ContainerState::Running && matches!(c.health, Health::Healthy | Health::None)
+}
+
 /// A service whose two copies must never run at once: it mounts a named volume, or
 /// says `x-roost: {singleton: true}`. Stateless replicas may run on both sides of a
 /// partition for a moment; stateful ones are fenced.
@@ -207,6 +217,12 @@ impl Reconciler {
                     let found = by_slot.get(&key).map(Vec::as_slice).unwrap_or(&[]);
                     let best = pick_best(found, &hash);
                     for c in found.iter().filter(|c| Some(c.id.as_str()) != best.map(|b| b.id.as_str())) {
+                        // Start-first: the old copy serves until the new one does.
+                        let new_not_serving = best.is_some_and(|b| b.config_hash == hash && !serving(b));
+                        if new_not_serving && c.config_hash != hash && c.state == ContainerState::Running {
+                            kept.insert(c.id.as_str());
+                            continue;
+                        }
                         actions.push(remove(&key, c, RemoveReason::Duplicate));
                     }
                     if let Some(b) = best {
@@ -277,6 +293,11 @@ fn plan_slot(ctx: &SlotContext<'_>, current: Option<&ObservedContainer>, mem: &m
         if !ctx.may_update {
             // Waiting for its turn in a rolling update: the old version keeps serving.
             return None;
+        }
+        if start_first(ctx.service) {
+            // Start the new copy beside the old one; the old goes once the new serves.
+            mem.running_since = None;
+            return create_when_ready(ctx, mem);
         }
         mem.running_since = None;
         return Some(remove(ctx.key, c, RemoveReason::Outdated));

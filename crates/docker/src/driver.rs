@@ -309,6 +309,24 @@ impl Driver {
         slot: u32,
         config_hash: &str,
     ) -> Result<String, DriverError> {
+        let name = labels::container_name(&stack.name, service, slot);
+        self.create_container_named(stack, service, slot, config_hash, &name).await
+    }
+
+    /// As [`Driver::create_container`], under another name: a start-first update
+    /// starts the new copy while the old one still holds the usual name.
+    ///
+    /// # Errors
+    /// As [`Driver::create_container`].
+    pub async fn create_container_named(
+        &self,
+        stack: &Stack,
+        service: &str,
+        slot: u32,
+        config_hash: &str,
+        name: &str,
+    ) -> Result<String, DriverError> {
+        let name = name.to_owned();
         let mut body = container_config(stack, service, slot, config_hash)?;
         self.owner_labels(&mut body.labels);
         let extra = extra_networks(stack, service)?;
@@ -318,7 +336,6 @@ impl Driver {
             body.labels.get_or_insert_with(HashMap::new).insert(labels::STATEFUL.to_string(), "true".to_string());
         }
         self.ensure_image(&svc.image, svc.pull_policy).await?;
-        let name = labels::container_name(&stack.name, service, slot);
         let created = self
             .docker
             .create_container(

@@ -187,7 +187,7 @@ pub(crate) fn deploy(ctx: &mut Ctx<'_>, d: &Node, p: &str, s: &mut Service) {
                         "order" => {
                             u.order = ctx.string(uv, &up).unwrap_or_else(|| "stop-first".into());
                             if u.order == "start-first" {
-                                ctx.warn(uv.pos, &up, "start-first is not supported yet (a replica's container has one name); roost updates stop-first");
+                                ctx.warn(uv.pos, &up, "start-first applies to stateless services only: one with a named volume or x-roost singleton always updates stop-first, so two copies never run");
                             }
                         }
                         _ => {}

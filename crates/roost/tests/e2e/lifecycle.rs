@@ -282,3 +282,43 @@ services:
         .collect();
     assert_eq!(versions, ["two", "two", "two"]);
 }
+
+#[test]
+fn a_start_first_update_keeps_every_replica_serving() {
+    let _serial = serial();
+    let mut agent = Agent::start();
+    let yaml = |version: &str| {
+        format!(
+            r#"
+services:
+  app:
+    image: {IMAGE}
+    command: ["sleep", "100000"]
+    init: true
+    environment: {{VERSION: "{version}"}}
+    healthcheck: {{test: ["CMD", "true"], interval: 1s, timeout: 1s, retries: 1}}
+    deploy:
+      replicas: 2
+      update_config: {{parallelism: 1, order: start-first}}
+"#
+        )
+    };
+    ok(&agent.up("e2esf", &yaml("one")));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s = stop.clone();
+    let sampler = std::thread::spawn(move || {
+        let mut min_serving = usize::MAX;
+        while !s.load(std::sync::atomic::Ordering::SeqCst) {
+            let healthy = docker_out(&["ps", "-q", "--filter", "label=io.roost.stack=e2esf", "--filter", "health=healthy"]);
+            min_serving = min_serving.min(healthy.lines().count());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        min_serving
+    });
+    ok(&agent.up("e2esf", &yaml("two")));
+    wait_until(Duration::from_secs(20), "the old copies to be gone", || containers("e2esf").len() == 2);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(sampler.join().unwrap() >= 2, "both replicas serve throughout a start-first update");
+    let names: Vec<String> = containers("e2esf").into_keys().collect();
+    assert!(names.iter().all(|n| n.starts_with("e2esf-app-")), "{names:?}");
+}
