@@ -47,9 +47,9 @@ TRIALS_SWARM=${BENCH_TRIALS_SWARM:-3}
 MAX_SECONDS=${BENCH_MAX_SECONDS:-670}
 # No new roost trial after this (s since start): the rest is for Swarm.
 ROOST_DEADLINE=${BENCH_ROOST_DEADLINE:-330}
-# A Swarm trial starts only if this much time is left before MAX_SECONDS (its worst case, ~127 s,
+# A Swarm trial starts only if this much time is left before MAX_SECONDS (its worst case, ~142 s,
 # so that the report is always written before the watchdog).
-SWARM_TRIAL_NEED=${BENCH_SWARM_TRIAL_NEED:-130}
+SWARM_TRIAL_NEED=${BENCH_SWARM_TRIAL_NEED:-145}
 STACK=fobench
 IMAGE=roost-test/busybox:latest
 if [ -x /usr/bin/docker ]; then DOCKER=/usr/bin/docker; else DOCKER=$(command -v docker || echo docker); fi
@@ -192,6 +192,16 @@ overlap_of() {
        END { if (inside) { d = last - s; if (d > best) { best = d; open = 1 } }
              printf "%.3f %d %d %d\n", best / 1e6, mx, unk, open + 0 }' "$1"
 }
+# After the new copy first ran on a survivor (CUTCOL = the cut host's running column, 2-4): the
+# first sample with no db running anywhere and the first one after it with one again ->
+# "dip_us back_us", or nothing. A restart of the new copy (availability lost again).
+restart_of() { # FILE T0 CUTCOL
+  awk -v t0="$2" -v c="$3" '$1 >= t0 && $2 >= 0 && $3 >= 0 && $4 >= 0 {
+      tot = $2 + $3 + $4
+      if (!st) { if (tot - $c >= 1) st = 1; next }
+      if (!dip && tot == 0) { dip = $1; next }
+      if (dip && tot >= 1) { print dip, $1; exit } }' "$1"
+}
 # First sample time (µs) at or after T0 where column COL (2-4 running on h1-h3, 5-7 healthy)
 # matches OP VALUE; empty if never.
 first_sample() { # FILE T0 COL OP VALUE
@@ -283,7 +293,7 @@ ready_nodes 2
 # --- roost trials ----------------------------------------------------------------------------------
 RFILTER="{\"label\":[\"io.roost.stack=$STACK\",\"io.roost.service=db\"],\"status\":[\"running\"]}"
 : >"$TMP/r-leader.txt"; : >"$TMP/r-follower.txt"; : >"$TMP/r-raw.txt"; : >"$TMP/r-overlap.txt"
-: >"$TMP/r-fence.txt"; : >"$TMP/r-engine.txt"; : >"$TMP/r-unk.txt"
+: >"$TMP/r-fence.txt"; : >"$TMP/r-engine.txt"; : >"$TMP/r-unk.txt"; : >"$TMP/r-restart.txt"
 NL=0; NF=0; STEERS=0; STEER_FAIL=0; ROOST_NOTE=""
 
 wait_db_on() { # SECONDS PREDICATE(node) -> waits until settled with db on a node the predicate accepts
@@ -319,7 +329,7 @@ steer() { # KIND LEADER DBNODE -> 0 if done
 }
 
 roost_trial() { # T LEADER DBNODE
-  local t=$1 l=$2 d=$3 kind di s t0 t1="" polls=0 deadline_us new="" st ov mx unk fence eng
+  local t=$1 l=$2 d=$3 kind di s t0 t1="" th polls=0 deadline_us new="" st ov mx unk fence eng rs="" dip back
   di=${d#h}
   if [ "$l" = "$d" ]; then kind=leader; else kind=follower; fi
   read -r s _ <<<"$(others "$di")"
@@ -336,6 +346,7 @@ roost_trial() { # T LEADER DBNODE
     [ "$(now_us)" -lt "$deadline_us" ] || break
     sleep 0.01
   done
+  th=$(now_us)
   "$TB" heal "$d"
   st=$(wait_settled 30) || { st=""; log "   trial $t: not settled within 30 s after the heal"; }
   sleep 1 # the healed host's first reports are in: a copy it restarted would show now
@@ -349,6 +360,11 @@ roost_trial() { # T LEADER DBNODE
     local e; e=$(first_sample "$TMP/r-samp-$t.txt" "$t0" $((4 + n)) ">=" 1)
     [ -n "$e" ] && { [ -z "$eng" ] || [ "$e" -lt "$eng" ]; } && eng=$e
   done
+  read -r dip back < <(restart_of "$TMP/r-samp-$t.txt" "$t0" $((1 + di))) || true
+  if [ -n "${dip:-}" ]; then
+    rs=" restart=at_$(secs $((dip - t0)))s_down_$(secs $((back - dip)))s"
+    echo "$t $(secs $((dip - th))) $(secs $((back - dip)))" >>"$TMP/r-restart.txt"
+  fi
   [ -n "$fence" ] && secs $((fence - t0)) >>"$TMP/r-fence.txt"
   [ -n "$eng" ] && secs $((eng - t0)) >>"$TMP/r-engine.txt"
   if [ -z "$t1" ]; then
@@ -356,10 +372,10 @@ roost_trial() { # T LEADER DBNODE
     echo "$t $kind $d->none overlap=$ov" >>"$TMP/r-raw.txt"
   else
     secs $((t1 - t0)) >>"$TMP/r-$kind.txt"
-    echo "$t $kind $d->$new $(secs $((t1 - t0))) fence=$([ -n "$fence" ] && secs $((fence - t0)) || echo -) overlap=$ov max_copies=$mx" >>"$TMP/r-raw.txt"
+    echo "$t $kind $d->$new $(secs $((t1 - t0))) fence=$([ -n "$fence" ] && secs $((fence - t0)) || echo -) overlap=$ov max_copies=$mx$rs" >>"$TMP/r-raw.txt"
     log "   trial $t ($kind): cut $d (leader $l): db ready on $new after $(secs $((t1 - t0))) s" \
       "(old copy gone $([ -n "$fence" ] && secs $((fence - t0)) || echo '?') s, healthy on an engine $([ -n "$eng" ] && secs $((eng - t0)) || echo '?') s;" \
-      "overlap ${ov} s, max copies $mx, $polls polls)"
+      "overlap ${ov} s, max copies $mx, $polls polls)${rs:+; RESTARTED:$rs}"
   fi
   [ -z "$t1" ] || { if [ "$kind" = leader ]; then NL=$((NL + 1)); else NF=$((NF + 1)); fi; }
   [ -n "$st" ]
@@ -390,6 +406,9 @@ read -r RX_N RX_MIN RX_P50 RX_P95 RX_MAX < <(stats <"$TMP/r-fence.txt")
 read -r RE_N RE_MIN RE_P50 RE_P95 RE_MAX < <(stats <"$TMP/r-engine.txt")
 R_OVERLAP=$(maxof <"$TMP/r-overlap.txt")
 R_UNK=$(awk '{ s += $1 } END { print s + 0 }' "$TMP/r-unk.txt")
+R_RESTARTS=$(wc -l <"$TMP/r-restart.txt")
+R_RESTART_DOWN=$(awk '{ print $3 }' "$TMP/r-restart.txt" | maxof)
+R_RESTART_AFTER=$(awk '{ printf "%s%s", sep, $2; sep = " " }' "$TMP/r-restart.txt")
 R_SAMPLES=$(cat "$TMP"/r-samp-*.txt 2>/dev/null | wc -l)
 log "roost: leader-host p50 $RL_P50 s (n=$RL_N), follower-host p50 $RF_P50 s (n=$RF_N), longest overlap $R_OVERLAP s"
 R_DOWN_S=$(elapsed)
@@ -485,7 +504,7 @@ swarm_trial() { # T KIND LEADER_INDEX DB_INDEX
   sleep 0.3
   t0=$(now_us)
   "$TB" cut "h$di"
-  deadline_us=$(( t0 + 75000000 ))
+  deadline_us=$(( t0 + 90000000 ))
   while [ "$polls" -lt 3000 ]; do
     polls=$((polls + 1))
     for n in $(others "$di"); do
@@ -517,8 +536,14 @@ swarm_trial() { # T KIND LEADER_INDEX DB_INDEX
   [ -n "$gone" ] && secs $((gone - th)) >>"$TMP/s-oldgone.txt"
   [ -n "$trun" ] && secs $((trun - t0)) >>"$TMP/s-run-$kind.txt"
   if [ -z "$thl" ]; then
-    log "   swarm trial $t ($kind): cut h$di: no healthy copy elsewhere within 75 s"
-    echo "$t $kind h$di->none run=$([ -n "$trun" ] && secs $((trun - t0)) || echo -) overlap=$ov" >>"$TMP/s-raw.txt"
+    log "   swarm trial $t ($kind): cut h$di: no healthy copy elsewhere within 90 s"
+    # Censored: what the sampler saw later (healthy on a survivor, after the heal), not in the stats.
+    local late=""
+    for n in $(others "$di"); do
+      a=$(first_sample "$TMP/s-samp-$t.txt" "$t0" $((4 + n)) ">=" 1)
+      [ -n "$a" ] && { [ -z "$late" ] || [ "$a" -lt "$late" ]; } && late=$a
+    done
+    echo "$t $kind h$di->none-within-90s(censored; sampler: healthy on a survivor at $([ -n "$late" ] && secs $((late - t0)) || echo never) s) overlap=$ov" >>"$TMP/s-raw.txt"
   else
     secs $((thl - t0)) >>"$TMP/s-$kind.txt"
     echo "$t $kind h$di->h$new $(secs $((thl - t0))) run=$(secs $((trun - t0))) overlap=$ov max_copies=$mx old_gone_after_heal=$([ -n "$gone" ] && secs $((gone - th)) || echo '>50')" >>"$TMP/s-raw.txt"
@@ -595,6 +620,8 @@ row() { printf '%-58s %3s %8s %8s %8s %8s\n' "$@"; }
   echo
   printf '%-58s %s\n' "Longest overlap, two copies running at once: roost" "$R_OVERLAP s (all $((RL_N + RF_N)) trials; must be 0)"
   printf '%-58s %s\n' "Longest overlap, two copies running at once: Swarm" "$S_OVERLAP s (all $((SWL_N + SWF_N)) trials)"
+  printf '%-58s %s\n' "roost: new copy restarted after serving (all down again)" "$R_RESTARTS of $((RL_N + RF_N)) trials, longest down $R_RESTART_DOWN s"
+  [ "$R_RESTARTS" -gt 0 ] && echo "  (s after the heal when it went down: $R_RESTART_AFTER; the agent logs \"removing container ... reason=NotDesired\")"
   echo
   echo "Side by side (p50 / p95, seconds to serving again):"
   printf '  %-22s %-17s %-17s %s\n' "lost host" "roost" "Swarm" "Swarm/roost p50, p95"
