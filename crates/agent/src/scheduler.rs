@@ -92,7 +92,10 @@ fn decide(agent: &Agent, leading_since: Instant) -> PlacementState {
     let mut out = PlacementState { assignments: BTreeMap::new(), unplaceable: proposed.unplaceable, volume_bound: proposed.volume_bound };
     for (slot, target) in proposed.assignments {
         let service = stacks.get(&slot.stack).and_then(|s| s.services.get(&slot.service));
-        if !service.is_some_and(is_stateful) {
+        // Stateless slots move freely; a stateful slot already on its target stays:
+        // a stale copy elsewhere stops by itself (the slot is not its node's), and
+        // unassigning here would only stop the good copy.
+        if !service.is_some_and(is_stateful) || current.get(&slot) == Some(&target) {
             out.assignments.insert(slot, target);
             continue;
         }
