@@ -57,10 +57,6 @@ pub struct Agent {
     pub(crate) cluster: Cluster,
     /// When each peer last answered a probe (this node's view).
     pub(crate) seen: Mutex<BTreeMap<u64, Instant>>,
-    /// Leader side: when a majority last confirmed this node's leadership (the start
-    /// of the confirmation round, measured here, never taken from published metrics,
-    /// which go stale when the process is paused).
-    pub(crate) quorum_at: Mutex<Option<Instant>>,
     /// Leader side: when each node's last lease renewal arrived.
     pub(crate) leases: Mutex<BTreeMap<u64, Instant>>,
     /// This node's side: until when it may run stateful replicas (the last granted
@@ -100,8 +96,8 @@ impl Agent {
         if m.current_leader != Some(self.cluster.id) {
             return false;
         }
-        let confirmed = *self.quorum_at.lock().expect("quorum lock");
-        confirmed.is_some_and(|t| t.elapsed() < std::time::Duration::from_millis(probe::QUORUM_FRESH))
+        let voters = m.membership_config.membership().voter_ids().count();
+        voters <= 1 || m.millis_since_quorum_ack.is_some_and(|ms| ms < probe::QUORUM_FRESH)
     }
 
     pub(crate) fn renew_lease(&self, sent: Instant) {
@@ -257,7 +253,6 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         cluster,
         seen: Default::default(),
         leases: Default::default(),
-        quorum_at: Default::default(),
         lease_until: Mutex::new(initial_lease(&config.data_dir)),
         data_dir: config.data_dir.clone(),
         reports: Default::default(),

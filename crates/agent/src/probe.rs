@@ -6,9 +6,8 @@
 //! `depends_on` across nodes. The answer from the leader also carries a lease grant.
 //!
 //! Leases (fencing). A node may run stateful replicas only while it holds a lease:
-//! - the leader grants one only within [`QUORUM_FRESH`] of the start of a heartbeat
-//!   round a majority confirmed (it runs one per probe round, timed here: a deposed or
-//!   paused leader cannot grant);
+//! - the leader grants one only while a majority acknowledged it within
+//!   [`QUORUM_FRESH`] (a deposed leader in a minority cannot grant);
 //! - the node counts its lease from when it *sent* the granted probe and fences itself
 //!   (kills its stateful replicas) [`FENCE_AFTER`] later without a new grant;
 //! - the leader counts from when it *received* that probe and moves stateful slots
@@ -74,15 +73,6 @@ pub fn answer(agent: &Agent, from: u64) -> ProbeAnswer {
 pub async fn run(agent: Arc<Agent>) {
     loop {
         let started = Instant::now();
-        let node = agent.cluster.node();
-        if node.leader() == Some(agent.cluster.id) {
-            // Confirm leadership with a majority now (one heartbeat round); leases are
-            // granted only within QUORUM_FRESH of the start of a confirmed round.
-            let confirm = tokio::time::timeout(EVERY * 2, node.raft().ensure_linearizable()).await;
-            if matches!(confirm, Ok(Ok(_))) {
-                *agent.quorum_at.lock().expect("quorum lock") = Some(started);
-            }
-        }
         let nodes = agent.cluster.state().nodes;
         let probes = nodes.values().filter(|n| n.id != agent.cluster.id).map(|n| {
             let agent = agent.clone();
