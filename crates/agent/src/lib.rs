@@ -62,6 +62,8 @@ pub struct Agent {
     /// This node's side: until when it may run stateful replicas (the last granted
     /// renewal's send time plus the fence delay).
     lease_until: Mutex<Instant>,
+    /// A lease grant waiting for this node to apply the log up to the index it names.
+    pending_grant: Mutex<Option<(Instant, u64)>>,
     data_dir: std::path::PathBuf,
     /// The latest report of each peer (from probe answers), and when it arrived.
     pub(crate) reports: Mutex<BTreeMap<u64, (Instant, probe::Report)>>,
@@ -100,6 +102,30 @@ impl Agent {
         voters <= 1 || m.millis_since_quorum_ack.is_some_and(|ms| ms < probe::QUORUM_FRESH)
     }
 
+    /// A lease grant from the leader, sent at `sent`, valid once this node has applied
+    /// the leader's log up to `applied`; kept pending until then.
+    pub(crate) fn grant(&self, sent: Instant, applied: u64) {
+        let mut pending = self.pending_grant.lock().expect("grant lock");
+        if pending.is_none_or(|(s, _)| s < sent) {
+            *pending = Some((sent, applied));
+        }
+        drop(pending);
+        self.take_pending_grant();
+    }
+
+    /// Takes a pending grant once this node has applied far enough.
+    pub(crate) fn take_pending_grant(&self) {
+        let applied = self.cluster.node().metrics().last_applied.map_or(0, |l| l.index);
+        let mut pending = self.pending_grant.lock().expect("grant lock");
+        if let Some((sent, needed)) = *pending {
+            if applied >= needed {
+                *pending = None;
+                drop(pending);
+                self.renew_lease(sent);
+            }
+        }
+    }
+
     pub(crate) fn renew_lease(&self, sent: Instant) {
         let mut until = self.lease_until.lock().expect("lease lock");
         *until = (*until).max(sent + probe::FENCE_AFTER);
@@ -107,6 +133,7 @@ impl Agent {
 
     /// This node may run stateful replicas.
     pub(crate) fn lease_valid(&self) -> bool {
+        self.take_pending_grant();
         self.grants_leases() || Instant::now() < *self.lease_until.lock().expect("lease lock")
     }
 
@@ -254,6 +281,7 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         seen: Default::default(),
         leases: Default::default(),
         lease_until: Mutex::new(initial_lease(&config.data_dir)),
+        pending_grant: Default::default(),
         data_dir: config.data_dir.clone(),
         reports: Default::default(),
         driver: Default::default(),

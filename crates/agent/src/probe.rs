@@ -8,6 +8,8 @@
 //! Leases (fencing). A node may run stateful replicas only while it holds a lease:
 //! - the leader grants one only while a majority acknowledged it within
 //!   [`QUORUM_FRESH`] (a deposed leader in a minority cannot grant);
+//! - the node takes a grant only once it has applied the leader's log up to the index
+//!   the grant names (so it never runs an assignment the leader already changed);
 //! - the node counts its lease from when it *sent* the granted probe and fences itself
 //!   (kills its stateful replicas) [`FENCE_AFTER`] later without a new grant;
 //! - the leader counts from when it *received* that probe and moves stateful slots
@@ -58,6 +60,11 @@ pub struct Report {
 pub struct ProbeAnswer {
     /// The responder is the leader and grants the prober a lease.
     pub lease: bool,
+    /// The leader's applied log index when it granted: the prober takes the lease
+    /// only once it has applied that far, so it never runs a placement the leader has
+    /// already changed (a restarted agent's state lags for a moment).
+    #[serde(default)]
+    pub applied: u64,
     pub report: Report,
 }
 
@@ -67,12 +74,14 @@ pub fn answer(agent: &Agent, from: u64) -> ProbeAnswer {
     if lease {
         agent.leases.lock().expect("lease lock").insert(from, Instant::now());
     }
-    ProbeAnswer { lease, report: agent.report() }
+    let applied = agent.cluster.node().metrics().last_applied.map_or(0, |l| l.index);
+    ProbeAnswer { lease, applied, report: agent.report() }
 }
 
 pub async fn run(agent: Arc<Agent>) {
     loop {
         let started = Instant::now();
+        agent.take_pending_grant();
         let nodes = agent.cluster.state().nodes;
         let probes = nodes.values().filter(|n| n.id != agent.cluster.id).map(|n| {
             let agent = agent.clone();
@@ -84,7 +93,7 @@ pub async fn run(agent: Arc<Agent>) {
                 let Ok(answer) = serde_json::from_slice::<ProbeAnswer>(&bytes) else { return };
                 agent.seen.lock().expect("seen lock").insert(id, Instant::now());
                 if answer.lease && agent.cluster.node().leader() == Some(id) {
-                    agent.renew_lease(sent);
+                    agent.grant(sent, answer.applied);
                 }
                 agent.reports.lock().expect("reports lock").insert(id, (Instant::now(), answer.report));
             }
