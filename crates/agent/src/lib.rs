@@ -15,6 +15,7 @@ pub mod reconcile_loop;
 mod resources;
 mod rollout;
 mod scheduler;
+mod stall;
 
 use anyhow::Context;
 use roost_core::observed::Observed;
@@ -57,6 +58,8 @@ pub struct Agent {
     pub(crate) cluster: Cluster,
     /// When each peer last answered a probe (this node's view).
     pub(crate) seen: Mutex<BTreeMap<u64, Instant>>,
+    /// Whether this process ran without a freeze lately (see [`stall`]).
+    pub(crate) stall: Arc<Mutex<stall::StallGuard>>,
     /// Leader side: when each node's last lease renewal arrived.
     pub(crate) leases: Mutex<BTreeMap<u64, Instant>>,
     /// This node's side: until when it may run stateful replicas (the last granted
@@ -99,7 +102,13 @@ impl Agent {
             return false;
         }
         let voters = m.membership_config.membership().voter_ids().count();
-        voters <= 1 || m.millis_since_quorum_ack.is_some_and(|ms| ms < probe::QUORUM_FRESH)
+        if voters <= 1 {
+            return true;
+        }
+        // The published figure is only as fresh as the process: after a freeze it is
+        // stale (see `stall`).
+        let awake = self.stall.lock().expect("stall lock").trusted(Instant::now());
+        awake && m.millis_since_quorum_ack.is_some_and(|ms| ms < probe::QUORUM_FRESH)
     }
 
     /// A lease grant from the leader, sent at `sent`, valid once this node has applied
@@ -135,6 +144,12 @@ impl Agent {
     pub(crate) fn lease_valid(&self) -> bool {
         self.take_pending_grant();
         self.grants_leases() || Instant::now() < *self.lease_until.lock().expect("lease lock")
+    }
+
+    /// This node may not run stateful replicas now: it is in a cluster and holds no
+    /// valid lease.
+    pub(crate) fn fenced(&self) -> bool {
+        self.cluster.state().nodes.len() > 1 && !self.lease_valid()
     }
 
     /// Publishes the fencing deadline for the watchdog: none on a lone node.
@@ -188,7 +203,7 @@ impl Agent {
         roost_core::reconcile::Scope {
             slots,
             remote,
-            fenced: !alone && !self.lease_valid(),
+            fenced: self.fenced(),
             updatable: Some(state.rollout.clone()),
         }
     }
@@ -280,6 +295,7 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         cluster,
         seen: Default::default(),
         leases: Default::default(),
+        stall: Arc::new(Mutex::new(stall::StallGuard::new(Instant::now()))),
         lease_until: Mutex::new(initial_lease(&config.data_dir)),
         pending_grant: Default::default(),
         data_dir: config.data_dir.clone(),
@@ -300,6 +316,7 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         let tls = agent.cluster.server_tls.clone();
         background.push(tokio::spawn(peer::serve(listener, tls, cluster_api::peer_router(agent.clone()))));
         fence::spawn(&config.data_dir, agent.docker_host.as_deref(), &agent.agent_id);
+        background.push(tokio::spawn(stall::run(agent.stall.clone())));
         background.push(tokio::spawn(probe::run(agent.clone())));
         background.push(tokio::spawn(scheduler::run(agent.clone())));
     }

@@ -17,7 +17,8 @@
 //!   election for the nodes that have not renewed with it yet.
 //!
 //! So a stateful replica is dead before its replacement is placed, given clock rates
-//! that differ by less than (REASSIGN_AFTER − FENCE_AFTER) / REASSIGN_AFTER ≈ 35 %.
+//! that differ by less than 10 % (NTP-disciplined clocks differ by parts per million;
+//! the margins below hold up to 20 %).
 
 use crate::Agent;
 use roost_api::ReplicaStatus;
@@ -28,22 +29,27 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub const PATH: &str = "/cluster/ping";
-pub const EVERY: Duration = Duration::from_millis(250);
+pub const EVERY: Duration = Duration::from_millis(200);
 /// A peer that has not answered for this long is down (for stateless replicas).
 pub const DOWN_AFTER: Duration = Duration::from_millis(1200);
-/// A node without a new lease grant for this long kills its stateful replicas.
-pub const FENCE_AFTER: Duration = Duration::from_millis(1500);
-/// The leader moves a silent node's stateful replicas this long after its last renewal.
-pub const REASSIGN_AFTER: Duration = Duration::from_millis(2300);
-/// The leader grants leases only if a majority acknowledged it this recently.
-pub const QUORUM_FRESH: u64 = 500;
+/// A node without a new lease grant for this long kills its stateful replicas (six
+/// probe rounds: a node does not fence itself over one slow answer).
+pub const FENCE_AFTER: Duration = Duration::from_millis(1200);
+/// The leader moves a silent node's stateful replicas this long after its last renewal
+/// (FENCE_AFTER × 1.25: the holder counted from before the leader received).
+pub const REASSIGN_AFTER: Duration = Duration::from_millis(1500);
+/// The leader grants leases only if a majority acknowledged it this recently (Raft
+/// heartbeats go every 100 ms; openraft dates an ack by when its heartbeat was sent).
+pub const QUORUM_FRESH: u64 = 250;
 /// How long a new leader waits after its election before it moves the stateful replicas
-/// of nodes it has not heard renew. The old leader granted its last lease at most
-/// [`QUORUM_FRESH`] after its last majority ack; a follower votes for a new leader only
-/// after the Raft leader lease (the 800 ms maximum election timeout) has passed since
-/// that ack; a lease lasts [`FENCE_AFTER`] from before its grant. So every lease of the
-/// old term is over 0.5 + 1.5 − 0.8 = 1.2 s after the election; 1.5 s leaves a margin.
-pub const NEW_LEADER_WAIT: Duration = Duration::from_millis(1500);
+/// of nodes it has not heard renew. The old leader granted its last lease less than
+/// [`QUORUM_FRESH`] after sending a heartbeat a majority acknowledged; a follower that
+/// received it votes for a new leader only after openraft's leader lease (the 800 ms
+/// maximum election timeout) has passed since; a lease lasts [`FENCE_AFTER`] from
+/// before its grant. So every lease of the old term is over 0.25 + 1.2 − 0.8 = 0.65 s
+/// after the election; with clock rates 10 % apart, (0.25 + 1.2) × 1.1 − 0.8 / 1.1 =
+/// 0.87 s; 1 s leaves a margin.
+pub const NEW_LEADER_WAIT: Duration = Duration::from_millis(1000);
 
 /// What a node runs, as it last observed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -105,5 +111,23 @@ pub async fn run(agent: Arc<Agent>) {
         }
         agent.publish_deadline();
         tokio::time::sleep(EVERY.saturating_sub(started.elapsed())).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lease constants keep their safety margins if someone tunes one of them
+    /// (or the Raft election timeout that bounds when followers may vote).
+    #[test]
+    fn lease_timings_are_safe_for_clock_rates_ten_percent_apart() {
+        let drift = 1.1;
+        let fence = FENCE_AFTER.as_secs_f64();
+        assert!(REASSIGN_AFTER.as_secs_f64() >= fence * drift, "the leader must outwait the holder's fence");
+        let raft_lease = roost_cluster::node::Timing::default().election_max_ms as f64 / 1000.0;
+        let old_term_over = (QUORUM_FRESH as f64 / 1000.0 + fence) * drift - raft_lease / drift;
+        assert!(NEW_LEADER_WAIT.as_secs_f64() >= old_term_over, "a new leader must outwait the old term's leases");
+        assert!(FENCE_AFTER >= EVERY * 5, "a node must not fence itself over a slow probe or two");
     }
 }

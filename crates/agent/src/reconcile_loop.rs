@@ -74,7 +74,13 @@ async fn pass(agent: &Arc<Agent>, events: &mut Option<tokio::task::JoinHandle<()
     }
     let mut failed = false;
     for phase in 0..=2 {
-        let batch = actions.iter().filter(|a| a.phase() == phase).map(|a| apply(&driver, &desired, a));
+        // A pass can outlive its lease (the process froze between plan and apply):
+        // look again right before starting anything stateful.
+        let fenced = agent.fenced();
+        let batch = actions
+            .iter()
+            .filter(|a| a.phase() == phase && !(fenced && starts_stateful(&desired, a)))
+            .map(|a| apply(&driver, &desired, a));
         let results = futures_util::future::join_all(batch).await;
         for (slot, err) in results.into_iter().filter_map(Result::err) {
             failed = true;
@@ -95,6 +101,15 @@ async fn pass(agent: &Arc<Agent>, events: &mut Option<tokio::task::JoinHandle<()
     } else {
         Outcome::Changed
     }
+}
+
+/// Whether `action` starts a container of a stateful service.
+fn starts_stateful(desired: &Desired, action: &Action) -> bool {
+    let slot = match action {
+        Action::Create { slot, .. } | Action::Start { slot, .. } => slot,
+        _ => return false,
+    };
+    desired.get(&slot.stack).and_then(|s| s.services.get(&slot.service)).is_some_and(roost_core::reconcile::is_stateful)
 }
 
 async fn engine_failed(agent: &Agent, error: String) -> Outcome {

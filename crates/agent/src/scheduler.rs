@@ -20,7 +20,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const TICK: Duration = Duration::from_millis(200);
+/// Short, so a slot is moved soon after its holder's lease expires (the decision is
+/// a pure function over a few maps: cheap).
+const TICK: Duration = Duration::from_millis(100);
 
 pub async fn run(agent: Arc<Agent>) {
     let mut leading_since: Option<(u64, Instant)> = None;

@@ -194,7 +194,6 @@ fn ps_and_logs_work_from_any_node_for_replicas_on_every_node() {
 }
 
 #[test]
-#[ignore = "known bug: an agent restarted after kill -9 can run its old assignment for a moment under a fresh lease (its Raft state lags), so two copies overlap briefly; see the issue note"]
 fn a_stateful_service_survives_its_agent_being_killed_or_paused() {
     let t = Testbed::cluster(3, &[]);
     std::fs::write("/tmp/roost-cluster-test-fo.yaml", STACK).unwrap();
