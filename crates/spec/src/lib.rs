@@ -149,6 +149,12 @@ pub struct Service {
     /// The service's `x-roost` mapping, kept verbatim for later issues.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_roost: Option<serde_json::Value>,
+    /// Ingress routes to this service, from its Traefik labels and `x-roost.routes`
+    /// (read when loading, so stored state and the proxy never parse labels). Defaulted
+    /// so state stored before routes existed still loads; skipped when empty so the
+    /// config hash of a service without routes is unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<roost_routes::Route>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
