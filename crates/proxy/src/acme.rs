@@ -17,16 +17,26 @@ pub struct Challenges {
 impl Challenges {
     /// Answers `token` with `key_authorization` from now on.
     pub fn set(&self, token: impl Into<String>, key_authorization: impl Into<String>) {
-        self.map.write().unwrap_or_else(PoisonError::into_inner).insert(token.into(), key_authorization.into());
+        self.map
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(token.into(), key_authorization.into());
     }
 
     /// Stops answering `token` (the order is done).
     pub fn remove(&self, token: &str) {
-        self.map.write().unwrap_or_else(PoisonError::into_inner).remove(token);
+        self.map
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(token);
     }
 
     /// The key authorization for `token`, if one is set.
     pub fn get(&self, token: &str) -> Option<String> {
-        self.map.read().unwrap_or_else(PoisonError::into_inner).get(token).cloned()
+        self.map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(token)
+            .cloned()
     }
 }

@@ -34,7 +34,11 @@ pub(crate) struct Meter {
 
 impl Meter {
     pub fn new() -> Arc<Self> {
-        Arc::new(Meter { start: Instant::now(), last: AtomicU64::new(0), exceeded: AtomicBool::new(false) })
+        Arc::new(Meter {
+            start: Instant::now(),
+            last: AtomicU64::new(0),
+            exceeded: AtomicBool::new(false),
+        })
     }
 
     fn touch(&self) {
@@ -65,7 +69,12 @@ pub(crate) struct Metered<B> {
 
 impl<B> Metered<B> {
     pub fn new(inner: B, limit: Option<u64>, meter: Arc<Meter>) -> Self {
-        Metered { inner, seen: 0, limit, meter }
+        Metered {
+            inner,
+            seen: 0,
+            limit,
+            meter,
+        }
     }
 }
 
@@ -77,10 +86,17 @@ where
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx)).map(|r| r.map_err(Into::into));
         self.meter.touch();
-        if let Some(data) = frame.as_ref().and_then(|f| f.as_ref().ok()).and_then(Frame::data_ref) {
+        if let Some(data) = frame
+            .as_ref()
+            .and_then(|f| f.as_ref().ok())
+            .and_then(Frame::data_ref)
+        {
             self.seen += data.len() as u64;
             if let Some(limit) = self.limit.filter(|l| self.seen > *l) {
                 self.meter.exceeded.store(true, Ordering::Relaxed);
@@ -111,16 +127,28 @@ pub(crate) struct Shared<B> {
 
 impl<B: Body> Shared<B> {
     pub fn new(body: B) -> Self {
-        Shared { end_stream: body.is_end_stream(), size: body.size_hint(), slot: Arc::new(Mutex::new(Some(body))) }
+        Shared {
+            end_stream: body.is_end_stream(),
+            size: body.size_hint(),
+            slot: Arc::new(Mutex::new(Some(body))),
+        }
     }
 
     /// Whether no attempt has started reading the body.
     pub fn untouched(&self) -> bool {
-        self.slot.lock().unwrap_or_else(PoisonError::into_inner).is_some()
+        self.slot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
     }
 
     pub fn taker(&self) -> Taker<B> {
-        Taker { slot: self.slot.clone(), body: None, end_stream: self.end_stream, size: self.size }
+        Taker {
+            slot: self.slot.clone(),
+            body: None,
+            end_stream: self.end_stream,
+            size: self.size,
+        }
     }
 }
 
@@ -147,9 +175,16 @@ where
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         if self.body.is_none() {
-            let taken = self.slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+            let taken = self
+                .slot
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
             match taken {
                 Some(b) => self.body = Some(b),
                 None => return Poll::Ready(Some(Err(AlreadyTaken.into()))),
@@ -162,11 +197,15 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.as_ref().map_or(self.end_stream, Body::is_end_stream)
+        self.body
+            .as_ref()
+            .map_or(self.end_stream, Body::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.as_ref().map_or_else(|| self.size, Body::size_hint)
+        self.body
+            .as_ref()
+            .map_or_else(|| self.size, Body::size_hint)
     }
 }
 
@@ -178,11 +217,19 @@ mod tests {
     #[tokio::test]
     async fn the_limit_fails_the_stream_and_marks_the_meter() {
         let meter = Meter::new();
-        let body = Metered::new(Full::new(Bytes::from(vec![0u8; 10])), Some(9), meter.clone());
+        let body = Metered::new(
+            Full::new(Bytes::from(vec![0u8; 10])),
+            Some(9),
+            meter.clone(),
+        );
         assert!(body.collect().await.is_err());
         assert!(meter.exceeded());
         let meter = Meter::new();
-        let body = Metered::new(Full::new(Bytes::from(vec![0u8; 10])), Some(10), meter.clone());
+        let body = Metered::new(
+            Full::new(Bytes::from(vec![0u8; 10])),
+            Some(10),
+            meter.clone(),
+        );
         assert_eq!(body.collect().await.unwrap().to_bytes().len(), 10);
         assert!(!meter.exceeded());
     }
@@ -190,7 +237,11 @@ mod tests {
     #[tokio::test]
     async fn only_the_first_reader_gets_the_body() {
         let meter = Meter::new();
-        let shared = Shared::new(Metered::new(Full::new(Bytes::from_static(b"abc")), None, meter));
+        let shared = Shared::new(Metered::new(
+            Full::new(Bytes::from_static(b"abc")),
+            None,
+            meter,
+        ));
         let (first, second) = (shared.taker(), shared.taker());
         assert!(shared.untouched());
         assert_eq!(first.size_hint().exact(), Some(3));

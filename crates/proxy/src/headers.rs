@@ -27,7 +27,11 @@ static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host"
 static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
 fn connection_tokens(h: &HeaderMap) -> impl Iterator<Item = &str> {
-    h.get_all(CONNECTION).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::trim)
+    h.get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
 }
 
 /// The host a request is for: the URI's authority (HTTP/2 `:authority`, or an
@@ -39,7 +43,11 @@ pub(crate) fn request_host(uri: &Uri, headers: &HeaderMap) -> String {
             None => host.to_owned(),
         };
     }
-    headers.get(HOST).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    headers
+        .get(HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// An HTTP/1.1 upgrade request (WebSocket, or another protocol the backend knows).
@@ -53,8 +61,14 @@ pub(crate) fn is_upgrade(version: Version, headers: &HeaderMap) -> bool {
 /// upgrade, `Upgrade` is kept and `Connection` reduced to `upgrade`, since the
 /// handshake has to reach the other side.
 pub(crate) fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
-    let named: Vec<HeaderName> = connection_tokens(h).filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok()).collect();
-    let upgrade = if keep_upgrade { h.get(UPGRADE).cloned() } else { None };
+    let named: Vec<HeaderName> = connection_tokens(h)
+        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+        .collect();
+    let upgrade = if keep_upgrade {
+        h.get(UPGRADE).cloned()
+    } else {
+        None
+    };
     for name in named {
         h.remove(name);
     }
@@ -71,21 +85,38 @@ pub(crate) fn strip_hop_by_hop(h: &mut HeaderMap, keep_upgrade: bool) {
 /// kept as the client sent it and the `X-Forwarded-*` set. `X-Forwarded-For`
 /// keeps what earlier proxies added and appends the client's address; the
 /// others are overwritten, since this proxy is where the request entered.
-pub(crate) fn to_backend(mut h: HeaderMap, client: IpAddr, scheme: Scheme, host: &str, upgrade: bool) -> HeaderMap {
+pub(crate) fn to_backend(
+    mut h: HeaderMap,
+    client: IpAddr,
+    scheme: Scheme,
+    host: &str,
+    upgrade: bool,
+) -> HeaderMap {
     strip_hop_by_hop(&mut h, upgrade);
     // The client gets its `100 Continue` from this proxy when the body is first
     // read; the backend would send one the client never sees.
     h.remove(EXPECT);
     let ip = client.to_canonical().to_string();
-    let earlier: Vec<&str> = h.get_all(&X_FORWARDED_FOR).iter().filter_map(|v| v.to_str().ok()).collect();
-    let xff = if earlier.is_empty() { ip.clone() } else { format!("{}, {ip}", earlier.join(", ")) };
+    let earlier: Vec<&str> = h
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let xff = if earlier.is_empty() {
+        ip.clone()
+    } else {
+        format!("{}, {ip}", earlier.join(", "))
+    };
     if let Ok(v) = HeaderValue::from_str(&xff) {
         h.insert(X_FORWARDED_FOR.clone(), v);
     }
     if let Ok(v) = HeaderValue::from_str(&ip) {
         h.insert(X_REAL_IP.clone(), v);
     }
-    h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(scheme.as_str()));
+    h.insert(
+        X_FORWARDED_PROTO.clone(),
+        HeaderValue::from_static(scheme.as_str()),
+    );
     if let Ok(v) = HeaderValue::from_str(host) {
         h.insert(X_FORWARDED_HOST.clone(), v.clone());
         h.insert(HOST, v);
@@ -105,7 +136,13 @@ mod tests {
         h.insert("transfer-encoding", HeaderValue::from_static("chunked"));
         h.insert("x-kept", HeaderValue::from_static("1"));
         h.append("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
-        let out = to_backend(h, "::ffff:192.0.2.7".parse().unwrap(), Scheme::Https, "a.test", false);
+        let out = to_backend(
+            h,
+            "::ffff:192.0.2.7".parse().unwrap(),
+            Scheme::Https,
+            "a.test",
+            false,
+        );
         assert!(out.get("x-secret").is_none() && out.get(CONNECTION).is_none());
         assert!(out.get("transfer-encoding").is_none());
         assert_eq!(out["x-kept"], "1");
@@ -131,7 +168,10 @@ mod tests {
     fn the_host_comes_from_the_authority_first() {
         let mut h = HeaderMap::new();
         h.insert(HOST, HeaderValue::from_static("b.test"));
-        assert_eq!(request_host(&"http://a.test:81/x".parse().unwrap(), &h), "a.test:81");
+        assert_eq!(
+            request_host(&"http://a.test:81/x".parse().unwrap(), &h),
+            "a.test:81"
+        );
         assert_eq!(request_host(&"/x".parse().unwrap(), &h), "b.test");
     }
 }

@@ -74,7 +74,10 @@ pub(crate) struct Balancer {
 
 impl Balancer {
     pub fn new(ejection: Ejection) -> Self {
-        Balancer { states: Mutex::default(), ejection }
+        Balancer {
+            states: Mutex::default(),
+            ejection,
+        }
     }
 
     fn state(&self, addr: SocketAddr) -> Arc<BackendState> {
@@ -93,7 +96,12 @@ impl Balancer {
     /// A healthy backend of `entry` not in `tried`. Ejected backends are used only
     /// when every other healthy one is ejected too: a wrongly ejected pool (every
     /// replica briefly answered 503) must not turn into a certain 503.
-    pub fn pick(&self, entry: &Entry, tried: &[SocketAddr], now: Instant) -> Option<(SocketAddr, InFlight)> {
+    pub fn pick(
+        &self,
+        entry: &Entry,
+        tried: &[SocketAddr],
+        now: Instant,
+    ) -> Option<(SocketAddr, InFlight)> {
         let candidates: Vec<(SocketAddr, Arc<BackendState>)> = entry
             .route
             .backends
@@ -104,9 +112,13 @@ impl Balancer {
         if candidates.is_empty() {
             return None;
         }
-        let live: Vec<&(SocketAddr, Arc<BackendState>)> = candidates.iter().filter(|(_, s)| !s.ejected(now)).collect();
-        let pool: Vec<&(SocketAddr, Arc<BackendState>)> =
-            if live.is_empty() { candidates.iter().collect() } else { live };
+        let live: Vec<&(SocketAddr, Arc<BackendState>)> =
+            candidates.iter().filter(|(_, s)| !s.ejected(now)).collect();
+        let pool: Vec<&(SocketAddr, Arc<BackendState>)> = if live.is_empty() {
+            candidates.iter().collect()
+        } else {
+            live
+        };
         let start = entry.next.fetch_add(1, Ordering::Relaxed);
         let mut best: Option<(usize, &(SocketAddr, Arc<BackendState>))> = None;
         for i in 0..pool.len() {
@@ -150,7 +162,11 @@ impl Balancer {
 
     fn eject(&self, h: &mut Health, now: Instant) {
         let factor = 1u32 << h.ejections.min(16);
-        let time = self.ejection.base.saturating_mul(factor).min(self.ejection.max);
+        let time = self
+            .ejection
+            .base
+            .saturating_mul(factor)
+            .min(self.ejection.max);
         h.until = Some(now + time);
         h.ejections = h.ejections.saturating_add(1);
         h.failures = 0;
@@ -164,23 +180,45 @@ mod tests {
     use roost_routes::Rule;
 
     fn entry(n: u16) -> Entry {
-        let backends = (0..n).map(|i| Backend { addr: ([127, 0, 0, 1], 1000 + i).into(), healthy: true }).collect();
-        let route = ProxyRoute { id: "s/a/r".into(), rule: Rule::Host(vec![]), http: true, https: true, backends };
-        Entry { route, next: AtomicUsize::new(0) }
+        let backends = (0..n)
+            .map(|i| Backend {
+                addr: ([127, 0, 0, 1], 1000 + i).into(),
+                healthy: true,
+            })
+            .collect();
+        let route = ProxyRoute {
+            id: "s/a/r".into(),
+            rule: Rule::Host(vec![]),
+            http: true,
+            https: true,
+            backends,
+        };
+        Entry {
+            route,
+            next: AtomicUsize::new(0),
+        }
     }
 
     fn balancer() -> Balancer {
-        Balancer::new(Ejection { after_failures: 3, base: Duration::from_secs(5), max: Duration::from_secs(60) })
+        Balancer::new(Ejection {
+            after_failures: 3,
+            base: Duration::from_secs(5),
+            max: Duration::from_secs(60),
+        })
     }
 
     #[test]
     fn idle_backends_take_turns_and_busy_ones_are_avoided() {
         let (b, e, now) = (balancer(), entry(3), Instant::now());
-        let picks: Vec<u16> = (0..6).map(|_| b.pick(&e, &[], now).unwrap().0.port()).collect();
+        let picks: Vec<u16> = (0..6)
+            .map(|_| b.pick(&e, &[], now).unwrap().0.port())
+            .collect();
         assert_eq!(picks, [1000, 1001, 1002, 1000, 1001, 1002]);
         let busy = b.pick(&e, &[], now).unwrap();
         assert_eq!(busy.0.port(), 1000);
-        let next: Vec<u16> = (0..4).map(|_| b.pick(&e, &[], now).unwrap().0.port()).collect();
+        let next: Vec<u16> = (0..4)
+            .map(|_| b.pick(&e, &[], now).unwrap().0.port())
+            .collect();
         assert!(!next.contains(&1000), "{next:?}");
     }
 

@@ -72,6 +72,7 @@
 #![forbid(unsafe_code)]
 
 mod acme;
+mod attempt;
 mod body;
 mod error;
 mod forward;

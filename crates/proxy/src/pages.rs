@@ -8,7 +8,11 @@ use hyper::{Response, StatusCode};
 use crate::body::ProxyBody;
 
 fn respond(status: StatusCode, content_type: &'static str, body: String) -> Response<ProxyBody> {
-    let mut resp = Response::new(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed_unsync());
+    let mut resp = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -21,18 +25,33 @@ fn respond(status: StatusCode, content_type: &'static str, body: String) -> Resp
 /// Browsers get a small HTML page, everything else (curl, API clients) one line
 /// of text.
 pub(crate) fn wants_html(headers: &HeaderMap) -> bool {
-    headers.get_all(ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|v| v.contains("text/html"))
+    headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/html"))
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// An error page for `status`, with one sentence saying what happened.
 pub(crate) fn error(status: StatusCode, detail: &str, html: bool) -> Response<ProxyBody> {
-    let title = format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or("Error"));
+    let title = format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("Error")
+    );
     if !html {
-        return respond(status, "text/plain; charset=utf-8", format!("{title}: {detail}\n"));
+        return respond(
+            status,
+            "text/plain; charset=utf-8",
+            format!("{title}: {detail}\n"),
+        );
     }
     let (title, detail) = (escape(&title), escape(detail));
     let page = format!(
@@ -47,7 +66,11 @@ pub(crate) fn error(status: StatusCode, detail: &str, html: bool) -> Response<Pr
 
 /// A permanent redirect that keeps the method and body (308).
 pub(crate) fn redirect(location: &str) -> Response<ProxyBody> {
-    let mut resp = respond(StatusCode::PERMANENT_REDIRECT, "text/plain; charset=utf-8", format!("Moved to {location}\n"));
+    let mut resp = respond(
+        StatusCode::PERMANENT_REDIRECT,
+        "text/plain; charset=utf-8",
+        format!("Moved to {location}\n"),
+    );
     if let Ok(v) = HeaderValue::from_str(location) {
         resp.headers_mut().insert(LOCATION, v);
     }
@@ -56,5 +79,9 @@ pub(crate) fn redirect(location: &str) -> Response<ProxyBody> {
 
 /// The key authorization for an ACME HTTP-01 challenge.
 pub(crate) fn challenge(key_authorization: &str) -> Response<ProxyBody> {
-    respond(StatusCode::OK, "application/octet-stream", key_authorization.to_owned())
+    respond(
+        StatusCode::OK,
+        "application/octet-stream",
+        key_authorization.to_owned(),
+    )
 }

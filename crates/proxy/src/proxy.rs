@@ -11,8 +11,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::acme::Challenges;
+use crate::attempt::OutBody;
 use crate::body::ProxyBody;
-use crate::forward::OutBody;
 use crate::lb::{Balancer, Ejection};
 use crate::table::{Compiled, Scheme, Table};
 
@@ -100,7 +100,9 @@ impl Proxy {
             client,
             challenges: Arc::default(),
         };
-        Proxy { inner: Arc::new(inner) }
+        Proxy {
+            inner: Arc::new(inner),
+        }
     }
 
     /// Replaces the routing table. Requests already routed finish with the table
@@ -109,13 +111,21 @@ impl Proxy {
     pub fn set_table(&self, table: Table) {
         let compiled = Arc::new(Compiled::new(table));
         self.inner.balancer.retain(compiled.backend_addrs());
-        *self.inner.table.write().unwrap_or_else(PoisonError::into_inner) = compiled;
+        *self
+            .inner
+            .table
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = compiled;
     }
 
     /// The table requests are routed with now. The read lock is held only to
     /// clone the `Arc`, never across an await.
     pub(crate) fn table(&self) -> Arc<Compiled> {
-        self.inner.table.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.inner
+            .table
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The ACME HTTP-01 challenges this proxy answers; fill it while an order runs.
@@ -136,7 +146,12 @@ impl Proxy {
     /// # Cancel safety
     /// Dropping the future abandons the backend request (its connection is
     /// closed, not reused); an upgraded connection already handed over lives on.
-    pub async fn handle(&self, req: Request<Incoming>, client: SocketAddr, scheme: Scheme) -> Response<ProxyBody> {
+    pub async fn handle(
+        &self,
+        req: Request<Incoming>,
+        client: SocketAddr,
+        scheme: Scheme,
+    ) -> Response<ProxyBody> {
         crate::forward::handle(self, req, client, scheme).await
     }
 }

@@ -35,7 +35,11 @@ pub async fn serve_http(listener: TcpListener, proxy: Proxy) {
 ///
 /// # Cancel safety
 /// As for [`serve_http`].
-pub async fn serve_https(listener: TcpListener, proxy: Proxy, certs: Arc<dyn ResolvesServerCert>) -> Result<(), ProxyError> {
+pub async fn serve_https(
+    listener: TcpListener,
+    proxy: Proxy,
+    certs: Arc<dyn ResolvesServerCert>,
+) -> Result<(), ProxyError> {
     let acceptor = TlsAcceptor::from(crate::tls::server_config(certs)?);
     accept(listener, proxy, Some(acceptor)).await;
     Ok(())
@@ -43,7 +47,10 @@ pub async fn serve_https(listener: TcpListener, proxy: Proxy, certs: Arc<dyn Res
 
 fn builder(proxy: &Proxy) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(proxy.config().client_header_timeout);
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(proxy.config().client_header_timeout);
     builder.http2().timer(TokioTimer::new());
     builder
 }
@@ -70,27 +77,47 @@ async fn accept(listener: TcpListener, proxy: Proxy, tls: Option<TlsAcceptor>) {
     }
 }
 
-async fn connection(stream: TcpStream, peer: SocketAddr, proxy: Proxy, builder: auto::Builder<TokioExecutor>, tls: Option<TlsAcceptor>) {
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    proxy: Proxy,
+    builder: auto::Builder<TokioExecutor>,
+    tls: Option<TlsAcceptor>,
+) {
     let _ = stream.set_nodelay(true);
-    let scheme = if tls.is_some() { Scheme::Https } else { Scheme::Http };
+    let scheme = if tls.is_some() {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    };
     let handshake_timeout = proxy.config().client_header_timeout;
     let service = service_fn(move |req| {
         let proxy = proxy.clone();
         async move { Ok::<_, Infallible>(proxy.handle(req, peer, scheme).await) }
     });
     let served = match tls {
-        None => builder.serve_connection_with_upgrades(TokioIo::new(stream), service).await,
-        Some(acceptor) => match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-            Ok(Ok(stream)) => builder.serve_connection_with_upgrades(TokioIo::new(stream), service).await,
-            Ok(Err(e)) => {
-                tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                return;
+        None => {
+            builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .await
+        }
+        Some(acceptor) => {
+            match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => {
+                    builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .await
+                }
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
             }
-            Err(_) => {
-                tracing::debug!(%peer, "TLS handshake timed out");
-                return;
-            }
-        },
+        }
     };
     if let Err(e) = served {
         tracing::debug!(%peer, error = %e, "connection ended with an error");

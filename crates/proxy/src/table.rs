@@ -84,8 +84,19 @@ impl Compiled {
         let mut routes = table.routes;
         // Priority first (longer rules are more specific), then the id, so the
         // order never depends on the order the caller happened to list routes in.
-        routes.sort_by(|a, b| b.rule.priority().cmp(&a.rule.priority()).then_with(|| a.id.cmp(&b.id)));
-        let entries = routes.into_iter().map(|route| Entry { route, next: AtomicUsize::new(0) }).collect();
+        routes.sort_by(|a, b| {
+            b.rule
+                .priority()
+                .cmp(&a.rule.priority())
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        let entries = routes
+            .into_iter()
+            .map(|route| Entry {
+                route,
+                next: AtomicUsize::new(0),
+            })
+            .collect();
         Compiled { entries }
     }
 
@@ -116,7 +127,9 @@ impl Compiled {
     }
 
     pub fn backend_addrs(&self) -> impl Iterator<Item = SocketAddr> + '_ {
-        self.entries.iter().flat_map(|e| e.route.backends.iter().map(|b| b.addr))
+        self.entries
+            .iter()
+            .flat_map(|e| e.route.backends.iter().map(|b| b.addr))
     }
 }
 
@@ -125,7 +138,13 @@ mod tests {
     use super::*;
 
     fn route(id: &str, rule: Rule, http: bool, https: bool) -> ProxyRoute {
-        ProxyRoute { id: id.into(), rule, http, https, backends: vec![] }
+        ProxyRoute {
+            id: id.into(),
+            rule,
+            http,
+            https,
+            backends: vec![],
+        }
     }
 
     fn found(l: Lookup<'_>) -> Option<&str> {
@@ -138,7 +157,10 @@ mod tests {
     #[test]
     fn higher_priority_wins_and_ties_go_by_id() {
         let host = Rule::Host(vec!["a.test".into()]);
-        let api = Rule::And(Box::new(host.clone()), Box::new(Rule::PathPrefix(vec!["/api".into()])));
+        let api = Rule::And(
+            Box::new(host.clone()),
+            Box::new(Rule::PathPrefix(vec!["/api".into()])),
+        );
         let t = Compiled::new(Table {
             routes: vec![
                 route("s/b/r", host.clone(), true, true),
@@ -146,20 +168,37 @@ mod tests {
                 route("s/a/r", host, true, true),
             ],
         });
-        assert_eq!(found(t.find(Scheme::Http, "a.test", "/api/x")), Some("s/api/r"));
-        assert_eq!(found(t.find(Scheme::Http, "A.test:8080", "/")), Some("s/a/r"));
-        assert!(matches!(t.find(Scheme::Http, "b.test", "/"), Lookup::NotFound));
+        assert_eq!(
+            found(t.find(Scheme::Http, "a.test", "/api/x")),
+            Some("s/api/r")
+        );
+        assert_eq!(
+            found(t.find(Scheme::Http, "A.test:8080", "/")),
+            Some("s/a/r")
+        );
+        assert!(matches!(
+            t.find(Scheme::Http, "b.test", "/"),
+            Lookup::NotFound
+        ));
     }
 
     #[test]
     fn an_https_only_route_redirects_plain_http_unless_an_http_route_matches() {
         let host = Rule::Host(vec!["a.test".into()]);
-        let t = Compiled::new(Table { routes: vec![route("s/a/r", host.clone(), false, true)] });
-        assert!(matches!(t.find(Scheme::Http, "a.test", "/"), Lookup::RedirectToHttps));
+        let t = Compiled::new(Table {
+            routes: vec![route("s/a/r", host.clone(), false, true)],
+        });
+        assert!(matches!(
+            t.find(Scheme::Http, "a.test", "/"),
+            Lookup::RedirectToHttps
+        ));
         assert_eq!(found(t.find(Scheme::Https, "a.test", "/")), Some("s/a/r"));
         let all = Rule::PathPrefix(vec!["/".into()]);
         let t = Compiled::new(Table {
-            routes: vec![route("s/a/r", host, false, true), route("s/any/r", all, true, false)],
+            routes: vec![
+                route("s/a/r", host, false, true),
+                route("s/any/r", all, true, false),
+            ],
         });
         assert_eq!(found(t.find(Scheme::Http, "a.test", "/")), Some("s/any/r"));
     }

@@ -32,24 +32,36 @@ impl CertStore {
 
     /// Sets the certificate for `name` (`app.example.com` or `*.example.com`).
     pub fn set(&self, name: &str, key: Arc<CertifiedKey>) {
-        self.certs.write().unwrap_or_else(PoisonError::into_inner).insert(name.to_ascii_lowercase(), key);
+        self.certs
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.to_ascii_lowercase(), key);
     }
 
     /// Forgets the certificate for `name`.
     pub fn remove(&self, name: &str) {
-        self.certs.write().unwrap_or_else(PoisonError::into_inner).remove(&name.to_ascii_lowercase());
+        self.certs
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&name.to_ascii_lowercase());
     }
 
     /// Replaces every named certificate at once (the fallback stays).
     pub fn replace_all(&self, certs: HashMap<String, Arc<CertifiedKey>>) {
-        let certs = certs.into_iter().map(|(n, k)| (n.to_ascii_lowercase(), k)).collect();
+        let certs = certs
+            .into_iter()
+            .map(|(n, k)| (n.to_ascii_lowercase(), k))
+            .collect();
         *self.certs.write().unwrap_or_else(PoisonError::into_inner) = certs;
     }
 
     /// The certificate for clients without SNI or with an unknown name (a
     /// self-signed one, see [`self_signed`], so they get an answer at all).
     pub fn set_fallback(&self, key: Option<Arc<CertifiedKey>>) {
-        *self.fallback.write().unwrap_or_else(PoisonError::into_inner) = key;
+        *self
+            .fallback
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = key;
     }
 
     /// The certificate a handshake for `server_name` gets.
@@ -57,13 +69,20 @@ impl CertStore {
         if let Some(name) = server_name {
             let name = name.trim_end_matches('.').to_ascii_lowercase();
             let certs = self.certs.read().unwrap_or_else(PoisonError::into_inner);
-            let wildcard = name.split_once('.').map(|(_, parent)| format!("*.{parent}"));
-            let found = certs.get(&name).or_else(|| wildcard.and_then(|w| certs.get(&w)));
+            let wildcard = name
+                .split_once('.')
+                .map(|(_, parent)| format!("*.{parent}"));
+            let found = certs
+                .get(&name)
+                .or_else(|| wildcard.and_then(|w| certs.get(&w)));
             if let Some(key) = found {
                 return Some(key.clone());
             }
         }
-        self.fallback.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.fallback
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -79,15 +98,23 @@ impl ResolvesServerCert for CertStore {
 /// [`ProxyError::Certificate`] / [`ProxyError::PrivateKey`] if the PEM holds none
 /// or cannot be read, [`ProxyError::Tls`] if the key type is not supported or
 /// does not belong to the certificate.
-pub fn certified_key_from_pem(chain_pem: &str, key_pem: &str) -> Result<Arc<CertifiedKey>, ProxyError> {
+pub fn certified_key_from_pem(
+    chain_pem: &str,
+    key_pem: &str,
+) -> Result<Arc<CertifiedKey>, ProxyError> {
     let chain = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ProxyError::Certificate(e.to_string()))?;
     if chain.is_empty() {
         return Err(ProxyError::Certificate("no certificate in the PEM".into()));
     }
-    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| ProxyError::PrivateKey(e.to_string()))?;
-    Ok(Arc::new(CertifiedKey::from_der(chain, key, &roost_pki::provider())?))
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+        .map_err(|e| ProxyError::PrivateKey(e.to_string()))?;
+    Ok(Arc::new(CertifiedKey::from_der(
+        chain,
+        key,
+        &roost_pki::provider(),
+    )?))
 }
 
 /// A self-signed certificate for `names`, for [`CertStore::set_fallback`] until
@@ -97,8 +124,12 @@ pub fn certified_key_from_pem(chain_pem: &str, key_pem: &str) -> Result<Arc<Cert
 /// # Errors
 /// [`ProxyError::Certificate`] if a name is not valid in a certificate.
 pub fn self_signed(names: &[String]) -> Result<Arc<CertifiedKey>, ProxyError> {
-    let generated = rcgen::generate_simple_self_signed(names.to_vec()).map_err(|e| ProxyError::Certificate(e.to_string()))?;
-    certified_key_from_pem(&generated.cert.pem(), &generated.signing_key.serialize_pem())
+    let generated = rcgen::generate_simple_self_signed(names.to_vec())
+        .map_err(|e| ProxyError::Certificate(e.to_string()))?;
+    certified_key_from_pem(
+        &generated.cert.pem(),
+        &generated.signing_key.serialize_pem(),
+    )
 }
 
 /// The server config of the HTTPS listener: certificates from `certs`, TLS 1.2
@@ -129,18 +160,36 @@ mod tests {
         store.set("A.example.com", exact.clone());
         store.set("*.example.com", wild.clone());
         store.set_fallback(Some(fallback.clone()));
-        assert!(Arc::ptr_eq(&store.lookup(Some("a.example.COM.")).unwrap(), &exact));
-        assert!(Arc::ptr_eq(&store.lookup(Some("b.example.com")).unwrap(), &wild));
-        assert!(Arc::ptr_eq(&store.lookup(Some("x.b.example.com")).unwrap(), &fallback));
+        assert!(Arc::ptr_eq(
+            &store.lookup(Some("a.example.COM.")).unwrap(),
+            &exact
+        ));
+        assert!(Arc::ptr_eq(
+            &store.lookup(Some("b.example.com")).unwrap(),
+            &wild
+        ));
+        assert!(Arc::ptr_eq(
+            &store.lookup(Some("x.b.example.com")).unwrap(),
+            &fallback
+        ));
         assert!(Arc::ptr_eq(&store.lookup(None).unwrap(), &fallback));
         store.remove("a.example.com");
-        assert!(Arc::ptr_eq(&store.lookup(Some("a.example.com")).unwrap(), &wild));
+        assert!(Arc::ptr_eq(
+            &store.lookup(Some("a.example.com")).unwrap(),
+            &wild
+        ));
     }
 
     #[test]
     fn a_key_that_is_not_pem_is_refused() {
         let cert = rcgen::generate_simple_self_signed(vec!["a.test".to_owned()]).unwrap();
-        assert!(matches!(certified_key_from_pem(&cert.cert.pem(), "nope"), Err(ProxyError::PrivateKey(_))));
-        assert!(matches!(certified_key_from_pem("", "nope"), Err(ProxyError::Certificate(_))));
+        assert!(matches!(
+            certified_key_from_pem(&cert.cert.pem(), "nope"),
+            Err(ProxyError::PrivateKey(_))
+        ));
+        assert!(matches!(
+            certified_key_from_pem("", "nope"),
+            Err(ProxyError::Certificate(_))
+        ));
     }
 }

@@ -12,7 +12,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use crate::forward::Failure;
+use crate::attempt::Failure;
 use crate::lb::InFlight;
 
 /// Sends an upgrade request on a new connection. Not through the pool: an
@@ -36,10 +36,12 @@ pub(crate) async fn send(
     };
     // Small frames (chat messages, keystrokes) should not wait for Nagle.
     let _ = stream.set_nodelay(true);
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| {
-        tracing::debug!(%addr, error = %e, "upgrade: handshake failed");
-        Failure::Broken
-    })?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| {
+            tracing::debug!(%addr, error = %e, "upgrade: handshake failed");
+            Failure::Broken
+        })?;
     tokio::spawn(async move {
         if let Err(e) = conn.with_upgrades().await {
             tracing::debug!(%addr, error = %e, "upgrade: backend connection failed");
