@@ -135,3 +135,15 @@ async fn https_picks_the_certificate_by_sni_and_speaks_h2_by_alpn() {
     assert!(other.is_err());
     server.abort();
 }
+
+#[tokio::test]
+async fn a_client_that_never_sends_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = Config { client_header_timeout: std::time::Duration::from_millis(200), ..Config::default() };
+    let p = start(config, vec![]).await;
+    let mut stream = TcpStream::connect(p.addr).await.unwrap();
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: a.te").await.unwrap();
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the proxy kept the connection open");
+}
