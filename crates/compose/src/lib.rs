@@ -149,6 +149,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         configs: BTreeSet::new(),
         active,
         inactive,
+        route_pos: BTreeMap::new(),
     };
     let stack = normalize::stack(&mut ctx, &root);
     let (errors, warnings) = split(ctx.diags);

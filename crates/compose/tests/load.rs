@@ -1,36 +1,10 @@
 //! End-to-end loading: rendered errors, warnings, merge, profiles, env_file, gpus.
+mod common;
+
+use common::Project;
 use expect_test::{expect, Expect};
-use roost_compose::{load, LoadOptions, Loaded, LoadError};
 use roost_spec::{DeviceMapping, DeviceRequest, RestartCondition};
 use std::collections::BTreeMap;
-
-struct Project {
-    dir: tempfile::TempDir,
-}
-
-impl Project {
-    fn new(files: &[(&str, &str)]) -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        for (name, text) in files {
-            std::fs::write(dir.path().join(name), text).unwrap();
-        }
-        Project { dir }
-    }
-    fn opts(&self, files: &[&str], env: &[(&str, &str)], profiles: &[&str]) -> LoadOptions {
-        LoadOptions {
-            files: files.iter().map(|f| self.dir.path().join(f)).collect(),
-            project_name: Some("demo".into()),
-            profiles: profiles.iter().map(|s| s.to_string()).collect(),
-            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
-        }
-    }
-    fn load(&self, files: &[&str], env: &[(&str, &str)], profiles: &[&str]) -> Result<Loaded, LoadError> {
-        load(&self.opts(files, env, profiles))
-    }
-    fn strip(&self, s: String) -> String {
-        s.replace(&format!("{}/", self.dir.path().display()), "")
-    }
-}
 
 fn check_err(yaml: &str, env: &[(&str, &str)], want: Expect) {
     let p = Project::new(&[("compose.yaml", yaml)]);

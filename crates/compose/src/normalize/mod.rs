@@ -4,6 +4,7 @@
 
 mod deploy;
 pub mod parse;
+mod routes;
 mod service;
 
 use crate::diag::{Diagnostic, Pos, Severity, Sources};
@@ -12,6 +13,7 @@ use roost_spec::{FileObject, Network, Stack, Volume};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
+pub use routes::X_ROOST_KEYS;
 pub use service::{HANDLED_KEYS, WARNED_KEYS};
 
 pub(crate) struct Ctx<'a> {
@@ -25,6 +27,9 @@ pub(crate) struct Ctx<'a> {
     pub configs: BTreeSet<String>,
     pub active: BTreeSet<String>,
     pub inactive: BTreeSet<String>,
+    /// (service, route name) → where the route is defined and its key path, to place
+    /// errors about routes of one file that clash.
+    pub route_pos: BTreeMap<(String, String), (Pos, String)>,
 }
 
 impl Ctx<'_> {
@@ -263,6 +268,7 @@ pub(crate) fn stack(ctx: &mut Ctx<'_>, root: &Node) -> Stack {
             }
         }
     }
+    routes::duplicates(ctx, &st);
     for svc in st.services.values() {
         for net in svc.networks.keys() {
             let decl = declared_nets.get(net).cloned().unwrap_or_default();

@@ -1,7 +1,7 @@
 //! One service mapping to [`roost_spec::Service`]. The key lists at the top are the
 //! contract tested against the schema: every service key is either handled or warned.
 
-use super::{deploy, parse, Ctx};
+use super::{deploy, parse, routes, Ctx};
 use crate::yaml::{Node, Value};
 use roost_spec::{Dependency, DependencyCondition, FileRef, Mount, MountKind, PullPolicy, Service, ServiceNetwork};
 use std::collections::BTreeMap;
@@ -44,6 +44,7 @@ pub(crate) fn service(ctx: &mut Ctx<'_>, name: &str, n: &Node) -> Option<Service
     let mut deploy_node = None;
     let mut restart_node = None;
     let mut networks_given = false;
+    let (mut labels_node, mut x_roost_node) = (None, None);
     for (k, v) in n.entries() {
         let p = format!("{base}.{}", k.name);
         let p = p.as_str();
@@ -88,7 +89,10 @@ pub(crate) fn service(ctx: &mut Ctx<'_>, name: &str, n: &Node) -> Option<Service
             "healthcheck" => s.healthcheck = deploy::healthcheck(ctx, v, p),
             "restart" => restart_node = Some(v),
             "deploy" => deploy_node = Some(v),
-            "labels" => s.labels.extend(ctx.labels(v, p)),
+            "labels" => {
+                labels_node = Some(v);
+                s.labels.extend(ctx.labels(v, p));
+            }
             "user" => s.user = ctx.string(v, p),
             "working_dir" => s.working_dir = ctx.string(v, p),
             "hostname" => s.hostname = ctx.string(v, p),
@@ -186,7 +190,10 @@ pub(crate) fn service(ctx: &mut Ctx<'_>, name: &str, n: &Node) -> Option<Service
             "mem_reservation" => s.resources.reservations.memory = ctx.size(v, p),
             "pids_limit" => s.resources.limits.pids = ctx.int(v, p),
             "profiles" | "extends" => {}
-            "x-roost" => s.x_roost = Some(v.to_json()),
+            "x-roost" => {
+                x_roost_node = Some(v);
+                s.x_roost = Some(v.to_json());
+            }
             x if x.starts_with("x-") => {}
             x => ctx.warn(k.pos, p, warn_message(x)),
         }
@@ -235,6 +242,9 @@ pub(crate) fn service(ctx: &mut Ctx<'_>, name: &str, n: &Node) -> Option<Service
     } else if s.networks.is_empty() {
         s.networks.insert("default".into(), ServiceNetwork::default());
     }
+    // After `deploy` (its labels count too, below `labels:`) and `ports`/`expose`.
+    let label_nodes: Vec<&Node> = labels_node.into_iter().chain(deploy_node.and_then(|d| d.get("labels"))).collect();
+    routes::service(ctx, name, &mut s, &label_nodes, x_roost_node);
     s.image = match (image, build) {
         (Some(img), Some(b)) => {
             ctx.warn(b.pos, &format!("{base}.build"), format!("roost does not build images; image `{img}` is used as is"));
