@@ -82,7 +82,9 @@ pub struct ServiceInput<'a> {
 /// The routes of one service, and what was wrong or ignored on the way.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FromService {
-    pub routes: Vec<Route>,
+    /// Each route with what defined it (its rule label, or its `x-roost.routes[N]`
+    /// entry), so the caller can fill [`Route::origin`] from its source positions.
+    pub routes: Vec<(Subject, Route)>,
     pub findings: Vec<Finding>,
 }
 
@@ -99,12 +101,12 @@ impl FromService {
 }
 
 /// Reads the routes of one service: Traefik routers first (sorted by name), then the
-/// `x-roost.routes` entries in order. `origin` gives a subject's source position as
-/// text (`compose.yaml:12:7`) for [`Route::origin`]. Routes with errors are left out.
-pub fn from_service(input: &ServiceInput<'_>, origin: &dyn Fn(&Subject) -> Option<String>) -> FromService {
+/// `x-roost.routes` entries in order. Routes with errors are left out; `origin` is
+/// left `None` for the caller, which knows positions.
+pub fn from_service(input: &ServiceInput<'_>) -> FromService {
     let mut out = FromService::default();
-    traefik::read(input, origin, &mut out);
-    xroost::read(input, origin, &mut out);
+    traefik::read(input, &mut out);
+    xroost::read(input, &mut out);
     out
 }
 

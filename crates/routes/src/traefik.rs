@@ -63,7 +63,7 @@ fn other_message(kind: &str) -> String {
     }
 }
 
-pub(crate) fn read(input: &ServiceInput<'_>, origin: &dyn Fn(&Subject) -> Option<String>, out: &mut FromService) {
+pub(crate) fn read(input: &ServiceInput<'_>, out: &mut FromService) {
     let enable_key = "traefik.enable";
     match input.labels.get(enable_key).map(|v| (v, boolean(v))) {
         Some((_, Some(false))) => return,
@@ -115,9 +115,8 @@ pub(crate) fn read(input: &ServiceInput<'_>, origin: &dyn Fn(&Subject) -> Option
         return;
     }
     for (name, r) in &routers {
-        if let Some(route) = router(input, name, r, &services, out) {
-            let origin = r.rule.and_then(|(k, _)| origin(&label(k)));
-            out.routes.push(Route { origin, ..route });
+        if let (Some(route), Some((k, _))) = (router(input, name, r, &services, out), r.rule) {
+            out.routes.push((label(k), route));
         }
     }
 }

@@ -40,7 +40,7 @@ fn at(base: &[Seg], key: &str) -> Subject {
     Subject::XRoost(p)
 }
 
-pub(crate) fn read(input: &ServiceInput<'_>, origin: &dyn Fn(&Subject) -> Option<String>, out: &mut FromService) {
+pub(crate) fn read(input: &ServiceInput<'_>, out: &mut FromService) {
     let Some(x) = input.x_roost else { return };
     let Some(map) = x.as_object() else {
         return out.err(Subject::XRoost(vec![]), format!("expected a mapping, found {}", kind(x)));
@@ -52,8 +52,7 @@ pub(crate) fn read(input: &ServiceInput<'_>, origin: &dyn Fn(&Subject) -> Option
     for (i, item) in items.iter().enumerate() {
         let base = vec![Seg::Key("routes".into()), Seg::Index(i)];
         if let Some(route) = entry(input, i, item, &base, out) {
-            let origin = origin(&Subject::XRoost(base));
-            out.routes.push(Route { origin, ..route });
+            out.routes.push((Subject::XRoost(base), route));
         }
     }
 }

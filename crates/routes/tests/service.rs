@@ -1,17 +1,17 @@
 //! Reading routes from a service's labels and `x-roost`, as data.
 use expect_test::{expect, Expect};
-use roost_routes::{from_service, ServiceInput, Subject};
+use roost_routes::{from_service, Route, ServiceInput};
 use std::collections::BTreeMap;
 
 /// Routes as JSON lines, then findings.
 fn check(labels: &[&str], x_roost: Option<serde_json::Value>, ports: &[u16], want: Expect) {
     let labels: BTreeMap<String, String> = labels.iter().map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).unwrap()).collect();
     let input = ServiceInput { labels: &labels, x_roost: x_roost.as_ref(), ports };
-    let origin = |s: &Subject| Some(format!("<{s}>"));
-    let got = from_service(&input, &origin);
+    let got = from_service(&input);
     let mut out = String::new();
-    for r in &got.routes {
-        out.push_str(&serde_json::to_string(r).unwrap());
+    for (subject, r) in &got.routes {
+        let r = Route { origin: Some(format!("<{subject}>")), ..r.clone() };
+        out.push_str(&serde_json::to_string(&r).unwrap());
         out.push('\n');
     }
     for f in &got.findings {
