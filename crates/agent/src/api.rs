@@ -239,7 +239,7 @@ async fn ps(State(agent): State<Arc<Agent>>, Query(q): Query<PsQuery>) -> Result
         // A report older than the down threshold is from a node that is gone or cut off:
         // its rows would claim replicas that the cluster has already moved.
         for (id, (at, report)) in agent.reports.lock().expect("reports lock").iter() {
-            if state.nodes.contains_key(id) && at.elapsed() < crate::probe::DOWN_AFTER {
+            if state.nodes.contains_key(id) && at.elapsed() < agent.down_after {
                 replicas.extend(report.rows.iter().cloned());
             }
         }

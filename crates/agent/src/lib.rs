@@ -46,6 +46,10 @@ pub struct AgentConfig {
     pub labels: BTreeMap<String, String>,
     /// A witness votes but never runs workloads.
     pub witness: bool,
+    /// A peer unheard for this long is down: the leader moves its replicas (stateful
+    /// ones also wait for its lease to expire). Use one value on every node; the
+    /// leader's decides.
+    pub down_after: std::time::Duration,
 }
 
 /// State shared by the loop and the API handlers.
@@ -58,6 +62,8 @@ pub struct Agent {
     pub(crate) cluster: Cluster,
     /// When each peer last answered a probe (this node's view).
     pub(crate) seen: Mutex<BTreeMap<u64, Instant>>,
+    /// See [`AgentConfig::down_after`].
+    pub(crate) down_after: std::time::Duration,
     /// Whether this process ran without a freeze lately (see [`stall`]).
     pub(crate) stall: Arc<Mutex<stall::StallGuard>>,
     /// Leader side: when each node's last lease renewal arrived.
@@ -166,7 +172,7 @@ impl Agent {
     pub(crate) fn cluster_rows(&self) -> Vec<roost_api::ReplicaStatus> {
         let mut rows = self.view.lock().expect("view lock").rows.clone();
         for (_, (at, report)) in self.reports.lock().expect("reports lock").iter() {
-            if at.elapsed() < probe::DOWN_AFTER {
+            if at.elapsed() < self.down_after {
                 rows.extend(report.rows.iter().cloned());
             }
         }
@@ -197,7 +203,7 @@ impl Agent {
             .lock()
             .expect("reports lock")
             .iter()
-            .filter(|(id, (at, _))| state.nodes.contains_key(id) && at.elapsed() < probe::DOWN_AFTER)
+            .filter(|(id, (at, _))| state.nodes.contains_key(id) && at.elapsed() < self.down_after)
             .flat_map(|(_, (_, r))| r.containers.clone())
             .collect();
         roost_core::reconcile::Scope {
@@ -295,6 +301,7 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         cluster,
         seen: Default::default(),
         leases: Default::default(),
+        down_after: config.down_after,
         stall: Arc::new(Mutex::new(stall::StallGuard::new(Instant::now()))),
         lease_until: Mutex::new(initial_lease(&config.data_dir)),
         pending_grant: Default::default(),

@@ -105,7 +105,7 @@ fn remote_holders(agent: &Agent, q: &LogsQuery) -> Vec<String> {
         .expect("reports lock")
         .iter()
         .filter(|(_, (at, r))| {
-            at.elapsed() < crate::probe::DOWN_AFTER
+            at.elapsed() < agent.down_after
                 && r.containers.iter().any(|c| c.stack == q.stack && q.service.as_ref().is_none_or(|s| *s == c.service))
         })
         .filter_map(|(id, _)| state.nodes.get(id).map(|n| n.addr.clone()))

@@ -30,8 +30,6 @@ use std::time::{Duration, Instant};
 
 pub const PATH: &str = "/cluster/ping";
 pub const EVERY: Duration = Duration::from_millis(200);
-/// A peer that has not answered for this long is down (for stateless replicas).
-pub const DOWN_AFTER: Duration = Duration::from_millis(1200);
 /// A node without a new lease grant for this long kills its stateful replicas (six
 /// probe rounds: a node does not fence itself over one slow answer).
 pub const FENCE_AFTER: Duration = Duration::from_millis(1200);

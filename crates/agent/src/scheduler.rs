@@ -2,14 +2,14 @@
 //! that are down or draining, without ever running a stateful replica twice.
 //!
 //! Every [`TICK`] (and on a wake-up) the leader builds a view of the nodes (up = it
-//! answered a probe within [`DOWN_AFTER`]), runs the pure
+//! answered a probe within its `--down-after`, 1.2 s by default), runs the pure
 //! [`roost_core::placement::place`], then holds back any stateful slot that another node
 //! may still run: a node that is up and still reports a live copy (it is stopping it),
 //! or a node that is down but whose lease has not certainly expired
 //! ([`REASSIGN_AFTER`] after its last renewal, or after this leader took over).
 //! Changes are written through Raft in one `SetPlacement`.
 
-use crate::probe::{DOWN_AFTER, NEW_LEADER_WAIT, REASSIGN_AFTER};
+use crate::probe::{NEW_LEADER_WAIT, REASSIGN_AFTER};
 use crate::Agent;
 use roost_cluster::state::PlacementState;
 use roost_cluster::types::Command;
@@ -59,7 +59,7 @@ fn decide(agent: &Agent, leading_since: Instant) -> PlacementState {
     let own = agent.report();
     let voters: std::collections::BTreeSet<u64> =
         agent.cluster.node().metrics().membership_config.membership().voter_ids().collect();
-    let up = |id: u64| id == agent.cluster.id || seen.get(&id).is_some_and(|t| now.duration_since(*t) < DOWN_AFTER);
+    let up = |id: u64| id == agent.cluster.id || seen.get(&id).is_some_and(|t| now.duration_since(*t) < agent.down_after);
     // A down node may still run stateful replicas until its lease certainly expired.
     let may_hold_lease = |id: u64| match leases.get(&id).filter(|t| **t >= leading_since) {
         Some(renewed) => now.duration_since(*renewed) < REASSIGN_AFTER,

@@ -130,6 +130,20 @@ pub struct AgentArgs {
     /// Run as a witness: a voter that holds no workloads.
     #[arg(long)]
     pub witness: bool,
+    /// How long a peer may be silent before it counts as down and its replicas move
+    /// (0.5s to 60s). Longer rides out flaky links; give every node the same value.
+    #[arg(long, default_value = "1.2s", value_parser = parse_down_after)]
+    pub down_after: std::time::Duration,
+}
+
+fn parse_down_after(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (write e.g. 1.2s or 800ms)"))?;
+    let range = std::time::Duration::from_millis(500)..=std::time::Duration::from_secs(60);
+    if range.contains(&d) {
+        Ok(d)
+    } else {
+        Err(format!("`{s}` is out of range: use 0.5s to 60s"))
+    }
 }
 
 fn parse_label(s: &str) -> Result<(String, String), String> {

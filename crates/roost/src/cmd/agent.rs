@@ -19,6 +19,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         advertise: args.advertise,
         labels: args.labels.into_iter().collect(),
         witness: args.witness,
+        down_after: args.down_after,
     };
     roost_agent::run(config, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)

@@ -245,3 +245,33 @@ fn a_stateful_service_survives_its_agent_being_killed_or_paused() {
     let max = sampler.finish();
     assert_eq!(max, 1, "the stateful service ran {max} copies at once");
 }
+
+#[test]
+fn down_after_is_configurable_a_short_cut_moves_nothing() {
+    // Every agent runs with a 5 s grace instead of the default 1.2 s.
+    let t = Testbed::cluster(3, &[("ROOST_AGENT_ARGS", "--down-after 5s")]);
+    std::fs::write("/tmp/roost-cluster-test-fo.yaml", STACK).unwrap();
+    t.ok("h1", &["up", "-f", "/tmp/roost-cluster-test-fo.yaml", "-p", "fo"]);
+    wait_until(Duration::from_secs(30), "web spread one per host", || web_nodes(&t, "h1") == ["h1", "h2", "h3"]);
+    let web_on_survivors = |t: &Testbed| web_nodes(t, "h1").iter().filter(|n| *n != "h3").count();
+
+    // A 3 s cut of h3 is within the grace: no replica moves to the survivors.
+    tb(&["cut", "h3"]);
+    let cut_at = Instant::now();
+    while cut_at.elapsed() < Duration::from_secs(3) {
+        assert_eq!(web_on_survivors(&t), 2, "a replica moved during a cut shorter than --down-after");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    tb(&["heal", "h3"]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(web_nodes(&t, "h1"), ["h1", "h2", "h3"], "nothing moved and h3 kept its replica");
+
+    // A long cut moves h3's replica after the grace, not before.
+    tb(&["cut", "h3"]);
+    let cut_at = Instant::now();
+    wait_until(Duration::from_secs(20), "h3's replica re-created on a survivor", || web_on_survivors(&t) == 3);
+    let moved = cut_at.elapsed();
+    tb(&["heal", "h3"]);
+    assert!(moved >= Duration::from_secs(5), "moved after {moved:?}, before the 5 s grace");
+    eprintln!("moved {moved:?} after the cut with --down-after 5s");
+}
