@@ -7,8 +7,10 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+mod campaign;
 pub mod fence;
 mod cluster_api;
+pub mod ingress;
 mod logs;
 mod probe;
 pub mod reconcile_loop;
@@ -50,6 +52,8 @@ pub struct AgentConfig {
     /// ones also wait for its lease to expire). Use one value on every node; the
     /// leader's decides.
     pub down_after: std::time::Duration,
+    /// Where the ingress proxy listens.
+    pub ingress: ingress::Listen,
 }
 
 /// State shared by the loop and the API handlers.
@@ -62,6 +66,8 @@ pub struct Agent {
     pub(crate) cluster: Cluster,
     /// When each peer last answered a probe (this node's view).
     pub(crate) seen: Mutex<BTreeMap<u64, Instant>>,
+    /// This node's proxy and certificates.
+    pub(crate) ingress: ingress::Ingress,
     /// See [`AgentConfig::down_after`].
     pub(crate) down_after: std::time::Duration,
     /// Whether this process ran without a freeze lately (see [`stall`]).
@@ -294,7 +300,10 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         .with_context(|| format!("cannot listen on {}", socket.display()))?;
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))?;
 
+    let mut ingress_tasks = Vec::new();
+    let ingress = ingress::start(&config.ingress, &mut ingress_tasks).await?;
     let agent = Arc::new(Agent {
+        ingress,
         node: config.node_name,
         agent_id,
         docker_host: config.docker_host,
@@ -318,12 +327,15 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
     let loop_task = tokio::spawn(reconcile_loop::run(agent.clone()));
     let applied = tokio::spawn(wake_on_apply(agent.clone()));
     let mut background = vec![loop_task, applied, tokio::spawn(rollout::run(agent.clone()))];
+    background.extend(ingress_tasks);
+    background.push(tokio::spawn(ingress::run(agent.clone(), agent.ingress.proxy.clone())));
     if let Some(listener) = tcp {
         tracing::info!(listen = %listener.local_addr()?, advertise = %agent.cluster.info.addr, "cluster port open (mutual TLS)");
         let tls = agent.cluster.server_tls.clone();
         background.push(tokio::spawn(peer::serve(listener, tls, cluster_api::peer_router(agent.clone()))));
         fence::spawn(&config.data_dir, agent.docker_host.as_deref(), &agent.agent_id);
         background.push(tokio::spawn(stall::run(agent.stall.clone())));
+        background.push(tokio::spawn(campaign_gate(agent.clone())));
         background.push(tokio::spawn(probe::run(agent.clone())));
         background.push(tokio::spawn(scheduler::run(agent.clone())));
     }
@@ -402,3 +414,25 @@ fn initial_lease(dir: &std::path::Path) -> Instant {
         _ => grace,
     }
 }
+
+/// Runs the [`campaign`] gate: openraft elections only while a majority is reachable.
+async fn campaign_gate(agent: Arc<Agent>) {
+    let mut gate = campaign::CampaignGate::default();
+    loop {
+        tokio::time::sleep(campaign::EVERY).await;
+        let node = agent.cluster.node();
+        let voters: Vec<u64> = node.metrics().membership_config.membership().voter_ids().collect();
+        let now = Instant::now();
+        let seen = agent.seen.lock().expect("seen lock").clone();
+        let reachable = voters
+            .iter()
+            .filter(|id| **id == agent.cluster.id || seen.get(id).is_some_and(|t| now.duration_since(*t) < campaign::UNREACHABLE_AFTER))
+            .count();
+        if let Some(enabled) = gate.update(now, campaign::is_majority(reachable, voters.len())) {
+            tracing::info!(enabled, "elections {}", if enabled { "re-armed: a majority is reachable" } else { "off: no majority reachable" });
+        }
+        // Set every time: after a join the node is a new Raft instance.
+        node.raft().runtime_config().elect(gate.enabled());
+    }
+}
+

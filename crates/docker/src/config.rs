@@ -98,6 +98,9 @@ pub fn container_config(
         mounts: some_vec(mounts),
         tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
         port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
+        // A route without a port uses the image's single EXPOSEd port: publish what
+        // the image exposes so the proxy can reach it.
+        publish_all_ports: svc.routes.iter().any(|r| r.port.is_none()).then_some(true),
         restart_policy: Some(RestartPolicy {
             name: Some(RestartPolicyNameEnum::NO),
             maximum_retry_count: None,
@@ -251,6 +254,18 @@ fn ports(svc: &Service) -> (Vec<String>, HashMap<String, Option<Vec<PortBinding>
                 host_port: Some(p.published.clone().unwrap_or_default()),
             },
         );
+    }
+    // Routed ports must be reachable by every node's proxy: publish each on a port the
+    // engine picks, on all addresses, unless the file already publishes it there.
+    for port in svc.routes.iter().filter_map(|r| r.port) {
+        let key = format!("{port}/tcp");
+        let list = bindings.entry(key.clone()).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new);
+        if !list.iter().any(|b| b.host_ip.as_deref().is_none_or(|ip| ip == "0.0.0.0" || ip == "::")) {
+            list.push(PortBinding { host_ip: None, host_port: Some(String::new()) });
+        }
+        if !exposed.contains(&key) {
+            exposed.push(key);
+        }
     }
     for e in &svc.expose {
         let (range, proto) = e.split_once('/').unwrap_or((e.as_str(), "tcp"));

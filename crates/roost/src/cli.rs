@@ -134,6 +134,13 @@ pub struct AgentArgs {
     /// (0.5s to 60s). Longer rides out flaky links; give every node the same value.
     #[arg(long, default_value = "1.2s", value_parser = parse_down_after)]
     pub down_after: std::time::Duration,
+    /// Ingress HTTP address, or `none`. Without the right to bind port 80 the default
+    /// falls back to port 8080.
+    #[arg(long, default_value = roost_agent::ingress::DEFAULT_HTTP)]
+    pub http_listen: String,
+    /// Ingress HTTPS address, or `none` (falls back to 8443 like --http-listen).
+    #[arg(long, default_value = roost_agent::ingress::DEFAULT_HTTPS)]
+    pub https_listen: String,
 }
 
 fn parse_down_after(s: &str) -> Result<std::time::Duration, String> {
