@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-docker.sh
+bash scripts/install-test-peers.sh
 bash scripts/build-test-images.sh
 
 # Test binaries run one after another (cargo's default): the engine tests and the

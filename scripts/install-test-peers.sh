@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install the programs tests talk to besides Docker: pebble (Let's Encrypt's ACME
+# test server, with pebble-challtestsrv) for crates/certs/tests/acme_pebble.rs.
+#
+# Idempotent and quiet: apt-get runs only when something is missing.
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+need_pkgs=()
+{ command -v pebble && command -v pebble-challtestsrv; } >/dev/null 2>&1 || need_pkgs+=(pebble)
+
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+  echo "install-test-peers: installing ${need_pkgs[*]}" >&2
+  # apt's chatter (debconf, needrestart) is shown only if something fails.
+  quiet() { local out; out=$("$@" 2>&1) || { echo "$out" >&2; return 1; }; }
+  quiet as_root apt-get update -q
+  quiet as_root apt-get install -y -q "${need_pkgs[@]}"
+fi
