@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 /// A voter unheard for this long counts as unreachable here: above the probe interval,
 /// below the shortest election timeout (500 ms), so a cut-off node is stopped before
 /// its first campaign.
-pub const UNREACHABLE_AFTER: Duration = Duration::from_millis(350);
+pub const UNREACHABLE_AFTER: Duration = Duration::from_millis(400);
 /// How long a majority must have been reachable before elections are allowed again.
 pub const REARM_AFTER: Duration = Duration::from_millis(1000);
 /// How often the gate is evaluated.

@@ -83,26 +83,25 @@ pub fn answer(agent: &Agent, from: u64) -> ProbeAnswer {
 }
 
 pub async fn run(agent: Arc<Agent>) {
+    // Peers with a probe still out: a silent peer (its probe waits out the timeout)
+    // must not slow down the probes of the others, which the campaign gate and
+    // leases count on arriving every round.
+    let in_flight: Arc<std::sync::Mutex<std::collections::BTreeSet<u64>>> = Default::default();
     loop {
         let started = Instant::now();
         agent.take_pending_grant();
         let nodes = agent.cluster.state().nodes;
-        let probes = nodes.values().filter(|n| n.id != agent.cluster.id).map(|n| {
-            let agent = agent.clone();
-            let (id, addr) = (n.id, n.addr.clone());
-            async move {
-                let sent = Instant::now();
-                let call = agent.cluster.transport.post(&addr, PATH, Vec::new());
-                let Ok(Ok(bytes)) = tokio::time::timeout(EVERY * 2, call).await else { return };
-                let Ok(answer) = serde_json::from_slice::<ProbeAnswer>(&bytes) else { return };
-                agent.seen.lock().expect("seen lock").insert(id, Instant::now());
-                if answer.lease && agent.cluster.node().leader() == Some(id) {
-                    agent.grant(sent, answer.applied);
-                }
-                agent.reports.lock().expect("reports lock").insert(id, (Instant::now(), answer.report));
+        for n in nodes.values().filter(|n| n.id != agent.cluster.id) {
+            if !in_flight.lock().expect("in-flight lock").insert(n.id) {
+                continue;
             }
-        });
-        futures_util::future::join_all(probes).await;
+            let (agent, in_flight) = (agent.clone(), in_flight.clone());
+            let (id, addr) = (n.id, n.addr.clone());
+            tokio::spawn(async move {
+                probe(&agent, id, &addr).await;
+                in_flight.lock().expect("in-flight lock").remove(&id);
+            });
+        }
         if agent.grants_leases() {
             // The leader renews its own lease while it has a fresh majority.
             agent.renew_lease(started);
@@ -110,6 +109,19 @@ pub async fn run(agent: Arc<Agent>) {
         agent.publish_deadline();
         tokio::time::sleep(EVERY.saturating_sub(started.elapsed())).await;
     }
+}
+
+/// One probe of peer `id`: records that it answered, its report, and a lease grant.
+async fn probe(agent: &Agent, id: u64, addr: &str) {
+    let sent = Instant::now();
+    let call = agent.cluster.transport.post(addr, PATH, Vec::new());
+    let Ok(Ok(bytes)) = tokio::time::timeout(EVERY * 2, call).await else { return };
+    let Ok(answer) = serde_json::from_slice::<ProbeAnswer>(&bytes) else { return };
+    agent.seen.lock().expect("seen lock").insert(id, Instant::now());
+    if answer.lease && agent.cluster.node().leader() == Some(id) {
+        agent.grant(sent, answer.applied);
+    }
+    agent.reports.lock().expect("reports lock").insert(id, (Instant::now(), answer.report));
 }
 
 #[cfg(test)]
