@@ -103,6 +103,7 @@ async fn deploy(
             "this node is a witness and runs no workloads: run `roost up` on another node",
         ));
     }
+    route_conflicts(&agent.cluster.state(), &req.stack)?;
     let previous = agent.cluster.state().stacks.remove(&name);
     let changed_services = req
         .stack
@@ -119,6 +120,25 @@ async fn deploy(
     agent.wake.notify_one();
     agent.schedule.notify_one();
     Ok(Json(DeployResponse { stack: name, generation: stored.generation, changed_services }))
+}
+
+/// Refuses a stack whose routes claim requests another stack's routes already claim
+/// (same host, prefix and listener), naming both routes and where they were defined.
+fn route_conflicts(state: &roost_cluster::state::ClusterState, stack: &roost_spec::Stack) -> Result<(), ApiError> {
+    let claims = |s: &roost_spec::Stack| -> Vec<(String, String, roost_routes::Route)> {
+        s.services.iter().flat_map(|(svc, spec)| spec.routes.iter().map(move |r| (s.name.clone(), svc.clone(), r.clone()))).collect()
+    };
+    let existing: Vec<_> = state.stacks.values().filter(|s| s.spec.name != stack.name).flat_map(|s| claims(&s.spec)).collect();
+    let new = claims(stack);
+    fn as_claims(v: &[(String, String, roost_routes::Route)]) -> Vec<roost_routes::Claim<'_>> {
+        v.iter().map(|(stack, service, route)| roost_routes::Claim { stack, service, route }).collect()
+    }
+    let found = roost_routes::conflicts(&as_claims(&existing), &as_claims(&new));
+    if found.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = found.iter().map(|c| format!("{}: {c}", c.new)).collect();
+    Err(ApiError(StatusCode::CONFLICT, format!("routes clash with another stack's:\n  {}", lines.join("\n  "))))
 }
 
 /// `roost rollback`: the whole stack returns to its previous version.

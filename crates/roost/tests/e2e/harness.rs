@@ -52,6 +52,11 @@ pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool)
     }
 }
 
+/// Where the test agent's ingress listens (tests run one at a time), unless a test
+/// passes its own `--http-listen`/`--https-listen`.
+pub const INGRESS_HTTP: &str = "127.0.0.1:18480";
+pub const INGRESS_HTTPS: &str = "127.0.0.1:18443";
+
 /// A running `roost agent` with its own data dir, and the stacks tests deploy to it.
 pub struct Agent {
     child: Option<Child>,
@@ -79,6 +84,7 @@ impl Agent {
             .arg("--data-dir")
             .arg(self.dir.path().join("data"))
             .args(["--listen", "none"])
+            .args(self.default_ingress_args())
             .args(&self.extra_args)
             .stdout(Stdio::null())
             .stderr(log)
@@ -88,6 +94,17 @@ impl Agent {
         let socket = self.socket();
         // A killed agent leaves its socket file behind: wait for one that answers.
         wait_until(Duration::from_secs(10), "the agent's socket", || std::os::unix::net::UnixStream::connect(&socket).is_ok());
+    }
+
+    fn default_ingress_args(&self) -> Vec<&'static str> {
+        let mut args = Vec::new();
+        if !self.extra_args.iter().any(|a| a == "--http-listen") {
+            args.extend(["--http-listen", INGRESS_HTTP]);
+        }
+        if !self.extra_args.iter().any(|a| a == "--https-listen") {
+            args.extend(["--https-listen", INGRESS_HTTPS]);
+        }
+        args
     }
 
     pub fn socket(&self) -> String {

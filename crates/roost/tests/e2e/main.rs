@@ -3,5 +3,6 @@
 //! Each test is one of the single-node issue's acceptance criteria.
 
 mod harness;
+mod ingress;
 mod lifecycle;
 mod rejects;
