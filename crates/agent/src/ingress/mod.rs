@@ -54,7 +54,9 @@ pub struct Ingress {
 /// An explicitly given address cannot be bound, or the fallback certificate cannot be
 /// made.
 pub async fn start(listen: &Listen, tasks: &mut Vec<tokio::task::JoinHandle<()>>) -> anyhow::Result<Ingress> {
-    let proxy = Proxy::new(roost_proxy::Config::default());
+    // Replicas are on the LAN: a connect that takes a second is to a node that is gone,
+    // and the request should move on to another replica.
+    let proxy = Proxy::new(roost_proxy::Config { connect_timeout: Duration::from_secs(1), ..Default::default() });
     let certs = Arc::new(CertStore::new());
     // Clients asking for a name without a certificate still get a TLS answer (and a
     // clear 404 behind it) instead of a handshake failure.

@@ -1,19 +1,14 @@
 //! The ingress on one node: routes from both compose forms reach the right service.
 
 use crate::harness::{ok, stderr, wait_until, Agent, INGRESS_HTTP};
-use std::io::{Read, Write};
 use std::time::Duration;
+
+#[path = "../common/http.rs"]
+mod http;
 
 /// `GET path` with `Host: host` through the agent's HTTP listener: (status, body).
 pub fn get(host: &str, path: &str) -> Option<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(INGRESS_HTTP).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split(' ').nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.trim().to_owned()).unwrap_or_default();
-    Some((status, body))
+    http::get(INGRESS_HTTP, host, path, Duration::from_secs(5))
 }
 
 /// A busybox web server answering `text` at `/` and `/api/`.
