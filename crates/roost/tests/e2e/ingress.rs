@@ -91,3 +91,19 @@ fn a_route_claimed_by_another_stack_is_refused_naming_both() {
     // Nothing of the refused stack was deployed.
     assert!(agent.ps("two").is_empty());
 }
+
+#[test]
+fn a_websocket_echoes_through_the_proxy() {
+    let _serial = crate::harness::serial();
+    let mut agent = Agent::start();
+    let stack = "services:
+  echo:
+    image: roost-test/echo:latest
+    x-roost:
+      routes: [{host: ws.lan, port: 8080, tls: off}]
+";
+    ok(&agent.up("ws", stack));
+    wait_until(Duration::from_secs(10), "the ws route", || get("ws.lan", "/health").is_some_and(|(s, _)| s == 200));
+    let reply = http::websocket_echo(INGRESS_HTTP, "ws.lan", "/chat", "hello through roost");
+    assert_eq!(reply, Ok("hello through roost".to_owned()));
+}
