@@ -169,7 +169,8 @@ fn two_agents_on_one_engine_leave_each_others_containers_alone() {
     let mut first = Agent::start();
     ok(&first.up("e2eowner", &demo(28086)));
     let before = containers("e2eowner");
-    let mut second = Agent::start();
+    // The first agent holds the ingress ports.
+    let mut second = Agent::start_with(&["--http-listen", "none", "--https-listen", "none"]);
     ok(&second.up("e2eother", "services:\n  s:\n    image: roost-test/busybox:latest\n    command: [\"sleep\", \"1000\"]\n    init: true\n"));
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(containers("e2eowner"), before, "the second agent must not touch the first one's stack");
