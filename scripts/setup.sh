@@ -121,6 +121,7 @@ cat <<EOF
 roost is running the example stack "homelab".
 
   Open:        http://$ip:$port/   (on this machine also http://localhost:$port/)
+  Ingress:     curl -H 'Host: homelab.lan' http://$ip/   (roost's proxy on port 80 routes by host name)
   Status:      ROOST_HOST=$ROOST_HOST $ROOST ps
   Logs:        ROOST_HOST=$ROOST_HOST $ROOST logs -p homelab worker
   Stop stack:  ROOST_HOST=$ROOST_HOST $ROOST down -p homelab    (add --volumes to drop its data)
