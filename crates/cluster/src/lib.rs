@@ -5,9 +5,11 @@
 //! and its pure apply function; [`storage`] keeps the Raft log, vote and state machine
 //! in redb; [`network`] carries Raft RPCs over a [`network::Transport`] the agent
 //! provides (mutual TLS); [`node::ClusterNode`] is what the agent uses: write a command,
-//! read state, change membership.
+//! read state, change membership. [`ingress`] is the ingress's part of the state:
+//! its CA, ACME settings and accounts, certificates and challenge answers.
 #![forbid(unsafe_code)]
 
+pub mod ingress;
 pub mod state;
 pub mod storage;
 pub mod types;

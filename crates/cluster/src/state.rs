@@ -103,6 +103,17 @@ pub struct ClusterState {
     /// new version now.
     #[serde(default)]
     pub rollout: BTreeSet<SlotKey>,
+    /// Signs certificates for routes with `tls: internal` (see [`crate::ingress`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_ca: Option<roost_certs::IngressCa>,
+    #[serde(default)]
+    pub acme: crate::ingress::AcmeSettings,
+    /// Ingress certificates by [`crate::ingress::cert_key`].
+    #[serde(default)]
+    pub certs: BTreeMap<String, roost_certs::StoredCert>,
+    /// ACME HTTP-01 answers of orders under way: token → key authorization.
+    #[serde(default)]
+    pub challenges: BTreeMap<String, String>,
 }
 
 /// The cluster CA, replicated so any leader can sign joining nodes.
@@ -131,14 +142,14 @@ impl ClusterState {
                 };
                 let stored = StoredStack { spec: stack.clone(), generation, node: *node, previous, auto_rolled_back: false };
                 self.stacks.insert(stack.name.clone(), stored.clone());
-                CommandResponse { stack: Some(stored), removed: false }
+                CommandResponse { stack: Some(stored), ..Default::default() }
             }
             Command::RemoveStack { name } => {
                 let removed = self.stacks.remove(name);
                 self.placement.assignments.retain(|k, _| k.stack != *name);
                 self.placement.unplaceable.retain(|k, _| k.stack != *name);
                 self.placement.volume_bound.retain(|k, _| k.stack != *name);
-                CommandResponse { stack: removed, removed: false }.with_removed()
+                CommandResponse { stack: removed, ..Default::default() }.with_removed()
             }
             Command::PutNode { node } => {
                 self.nodes.insert(node.id, node.clone());
@@ -147,7 +158,7 @@ impl ClusterState {
             Command::RemoveNode { id } => {
                 let removed = self.nodes.remove(id).is_some();
                 self.draining.remove(id);
-                CommandResponse { stack: None, removed }
+                CommandResponse { removed, ..Default::default() }
             }
             Command::SetCa { cert_pem, key_pem } => {
                 // The first CA wins: a replayed or racing SetCa never swaps trust roots.
@@ -167,7 +178,7 @@ impl ClusterState {
                 stored.previous = Some(current);
                 stored.generation += 1;
                 stored.auto_rolled_back = *automatic;
-                CommandResponse { stack: Some(stored.clone()), removed: false }
+                CommandResponse { stack: Some(stored.clone()), ..Default::default() }
             }
             Command::SetPlacement { placement } => {
                 self.placement = placement.clone();
@@ -189,6 +200,7 @@ impl ClusterState {
                 self.cli_secrets = secrets.clone();
                 CommandResponse::default()
             }
+            Command::Ingress(command) => crate::ingress::apply(self, command),
         }
     }
 }

@@ -50,6 +50,8 @@ pub enum Command {
     SetRollout { slots: Vec<roost_core::reconcile::SlotKey> },
     /// `roost drain` / `roost undrain`.
     SetDraining { node: NodeId, draining: bool },
+    /// Certificates, ACME settings and challenge answers of the ingress.
+    Ingress(crate::ingress::IngressCommand),
 }
 
 /// What applying a command did.
@@ -61,4 +63,7 @@ pub struct CommandResponse {
     /// For removals: whether something was removed.
     #[serde(default)]
     pub removed: bool,
+    /// For setting the ingress CA: the certificate of the CA in effect (the first set wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_ca_pem: Option<String>,
 }
