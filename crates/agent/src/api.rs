@@ -24,6 +24,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/v1/ps", get(ps))
         .route("/v1/logs", get(crate::logs::logs))
         .merge(crate::cluster_api::local_routes())
+        .merge(crate::ingress::cert_api::routes())
         .with_state(agent)
 }
 

@@ -329,6 +329,10 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
     let mut background = vec![loop_task, applied, tokio::spawn(rollout::run(agent.clone()))];
     background.extend(ingress_tasks);
     background.push(tokio::spawn(ingress::run(agent.clone(), agent.ingress.proxy.clone())));
+    // Certificates: the leader issues and renews (on any node, even one without a
+    // cluster port), every node serves what is replicated.
+    background.push(tokio::spawn(ingress::certs::run(agent.clone())));
+    background.push(tokio::spawn(ingress::sync::run(agent.clone())));
     if let Some(listener) = tcp {
         tracing::info!(listen = %listener.local_addr()?, advertise = %agent.cluster.info.addr, "cluster port open (mutual TLS)");
         let tls = agent.cluster.server_tls.clone();

@@ -11,6 +11,9 @@
 //! | GET    | `/v1/stacks`                  | → `Vec<`[`StackSummary`]`>`                 |
 //! | GET    | `/v1/ps?stack=NAME`           | → [`PsResponse`]                            |
 //! | GET    | `/v1/logs?stack&service&follow&tail` | → a text stream, `service-slot | line` |
+//! | GET    | `/v1/ingress/ca`              | → [`CaResponse`] (makes the CA if needed)    |
+//! | GET    | `/v1/ingress/acme`            | → `Vec<`[`AcmeResolverRow`]`>`              |
+//! | PUT    | `/v1/ingress/acme/{resolver}` | [`AcmeSetRequest`] → [`AcmeResolverRow`]    |
 //!
 //! Errors answer with a 4xx/5xx status and an [`ErrorBody`].
 #![forbid(unsafe_code)]
@@ -115,4 +118,37 @@ pub struct NodeRow {
     pub memory_bytes: u64,
     pub gpus: Vec<String>,
     pub devices: Vec<String>,
+}
+
+/// `roost ca export`: the ingress CA certificate (no key), made on first use.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaResponse {
+    pub cert_pem: String,
+}
+
+/// `roost acme set`: where a resolver orders certificates.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AcmeSetRequest {
+    /// The ACME directory URL (https).
+    pub directory: String,
+    /// Contact e-mail addresses for the CA's expiry notices.
+    #[serde(default)]
+    pub emails: Vec<String>,
+    /// A PEM root the CA's HTTPS certificate chains to, for a private CA.
+    #[serde(default)]
+    pub root_ca_pem: Option<String>,
+}
+
+/// One ACME resolver as `roost acme show` prints it: no secrets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AcmeResolverRow {
+    pub name: String,
+    pub directory: String,
+    /// Whether `roost acme set` configured it (else: the built-in default).
+    pub configured: bool,
+    pub emails: Vec<String>,
+    /// Whether an extra root CA is trusted for the directory.
+    pub custom_root: bool,
+    /// Whether an account is registered (the key stays in the cluster).
+    pub account: bool,
 }

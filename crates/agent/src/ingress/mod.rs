@@ -12,6 +12,10 @@
 //! a default listener falls back to 8080 / 8443 with a warning; an address given
 //! explicitly must bind or the agent does not start.
 
+pub mod cert_api;
+pub mod certs;
+mod need;
+pub mod sync;
 pub mod table;
 
 use crate::Agent;
