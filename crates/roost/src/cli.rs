@@ -49,6 +49,12 @@ pub enum Command {
     /// Manage nodes of the cluster.
     #[command(subcommand)]
     Node(NodeCommand),
+    /// The ingress CA, which signs certificates for local names (`tls: internal`).
+    #[command(subcommand)]
+    Ca(CaCommand),
+    /// Where routes with `tls: acme` get certificates (default: Let's Encrypt).
+    #[command(subcommand)]
+    Acme(AcmeCommand),
     /// Internal: the fence watchdog an agent starts (kills stateful containers when the
     /// agent's lease deadline passes, even if the agent is frozen).
     #[command(hide = true)]
@@ -101,6 +107,41 @@ pub enum NodeCommand {
         #[arg(long)]
         force: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CaCommand {
+    /// Print the ingress CA certificate (PEM), for browsers and systems to trust.
+    Export,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AcmeCommand {
+    /// Configure an ACME resolver; registers an account with the CA first.
+    Set(AcmeSetArgs),
+    /// Show the ACME resolvers (no secrets).
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct AcmeSetArgs {
+    /// The resolver routes name (`tls.certresolver` of a Traefik label; `default` for
+    /// roost's own routes and any resolver not configured).
+    #[arg(long, default_value = "default")]
+    pub resolver: String,
+    /// The ACME directory URL; `letsencrypt` and `letsencrypt-staging` are short for
+    /// Let's Encrypt's.
+    #[arg(long)]
+    pub directory: String,
+    /// Contact address for the CA's expiry notices (repeatable).
+    #[arg(long = "email")]
+    pub emails: Vec<String>,
+    /// A PEM file with the root the CA's own HTTPS certificate chains to (a private CA).
+    #[arg(long)]
+    pub root_ca: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

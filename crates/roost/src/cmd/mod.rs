@@ -4,6 +4,7 @@ mod agent;
 mod cluster;
 mod config;
 mod down;
+mod ingress;
 mod logs;
 mod ps;
 mod up;
@@ -38,6 +39,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Drain { node } => cluster::drain(&client(host)?, &node, true).await,
         Command::Undrain { node } => cluster::drain(&client(host)?, &node, false).await,
         Command::Node(cmd) => cluster::node(&client(host)?, cmd).await,
+        Command::Ca(cmd) => ingress::ca(&client(host)?, cmd).await,
+        Command::Acme(cmd) => ingress::acme(&client(host)?, cmd).await,
     }
 }
 
