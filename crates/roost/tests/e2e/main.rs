@@ -3,6 +3,7 @@
 //! Each test is one of the single-node issue's acceptance criteria.
 
 mod harness;
+mod https;
 mod ingress;
 mod lifecycle;
 mod rejects;
