@@ -36,7 +36,7 @@ fn row(acme: &AcmeSettings, name: &str) -> AcmeResolverRow {
         configured: acme.resolvers.contains_key(name),
         emails: settings.contact.iter().map(|c| c.trim_start_matches("mailto:").to_owned()).collect(),
         custom_root: settings.root_ca_pem.is_some(),
-        account: acme.accounts.get(&account_of).is_some(),
+        account: acme.accounts.contains_key(&account_of),
     }
 }
 

@@ -55,11 +55,12 @@ pub async fn run(agent: Arc<Agent>) {
             resolvers = Some(state.acme.resolvers.clone());
         }
         let needs = need::needed(state.stacks.values().map(|s| &s.spec));
-        if needs.problems != problems {
-            for p in &needs.problems {
+        let notes = [needs.problems.clone(), need::unconfigured(&needs, &state.acme)].concat();
+        if notes != problems {
+            for p in &notes {
                 tracing::warn!("ingress: {p}");
             }
-            problems = needs.problems.clone();
+            problems = notes;
         }
         if let Some(task) = order.take_if(|t| t.is_finished()) {
             match task.await {
@@ -83,7 +84,8 @@ pub async fn run(agent: Arc<Agent>) {
                     let (account, _) = need::effective(&state.acme, &resolver);
                     if backoff.ready(&format!("account {account}"), now) {
                         let what = if state.certs.contains_key(&host) { "renewing" } else { "ordering" };
-                        tracing::info!("ingress: {what} the certificate for {host} (ACME resolver {resolver})");
+                        let directory = need::effective(&state.acme, &resolver).1.directory;
+                        tracing::info!("ingress: {what} the certificate for {host} at {directory} (ACME resolver {resolver})");
                         order = Some(tokio::spawn(acme_order(agent.clone(), state.acme.clone(), host, resolver)));
                     }
                 }

@@ -20,7 +20,7 @@ use roost_cluster::ingress::{AcmeResolver, AcmeSettings};
 use roost_routes::route::{is_local, DEFAULT_RESOLVER};
 use roost_routes::Tls;
 use roost_spec::Stack;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 /// Where a host's certificate comes from.
@@ -81,6 +81,27 @@ pub fn effective(acme: &AcmeSettings, resolver: &str) -> (String, AcmeResolver) 
     let default = acme.resolvers.get(DEFAULT_RESOLVER).cloned();
     let settings = default.unwrap_or_else(|| AcmeResolver { directory: LETS_ENCRYPT.into(), contact: vec![], root_ca_pem: None });
     (DEFAULT_RESOLVER.to_owned(), settings)
+}
+
+/// A note for each resolver routes name that `roost acme set` never configured, saying
+/// which CA its certificates come from instead.
+pub fn unconfigured(needs: &Needs, acme: &AcmeSettings) -> Vec<String> {
+    let named: BTreeSet<&str> = needs
+        .hosts
+        .values()
+        .filter_map(|w| match w {
+            Want::Acme { resolver } => Some(resolver.as_str()),
+            Want::Internal => None,
+        })
+        .collect();
+    named
+        .into_iter()
+        .filter(|name| !acme.resolvers.contains_key(*name))
+        .map(|name| {
+            let (_, settings) = effective(acme, name);
+            format!("ACME resolver `{name}` is not configured (`roost acme set --resolver {name}`): its certificates come from {}", settings.directory)
+        })
+        .collect()
 }
 
 /// Whether `cert` came from where `want` says (for ACME: the resolver's current

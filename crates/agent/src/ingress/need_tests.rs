@@ -50,9 +50,14 @@ fn unconfigured_resolvers_use_the_default_one_and_that_defaults_to_lets_encrypt(
     let pebble = AcmeResolver { directory: "https://127.0.0.1:14000/dir".into(), contact: vec![], root_ca_pem: Some("pem".into()) };
     settings.resolvers.insert("default".into(), pebble.clone());
     assert_eq!(effective(&settings, "le"), ("default".into(), pebble.clone()));
+    let needs = needed(&[stack("shop", &[SHOP])]);
+    let notes = unconfigured(&needs, &settings);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("`le` is not configured") && notes[0].contains("https://127.0.0.1:14000/dir"), "{notes:?}");
     let staging = AcmeResolver { directory: roost_certs::LETS_ENCRYPT_STAGING.into(), ..pebble };
     settings.resolvers.insert("le".into(), staging.clone());
     assert_eq!(effective(&settings, "le"), ("le".into(), staging));
+    assert!(unconfigured(&needs, &settings).is_empty());
 }
 
 #[test]
