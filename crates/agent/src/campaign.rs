@@ -62,6 +62,27 @@ pub fn is_majority(reachable: usize, voters: usize) -> bool {
     reachable * 2 > voters
 }
 
+/// Runs the [`campaign`] gate: openraft elections only while a majority is reachable.
+pub async fn run(agent: std::sync::Arc<crate::Agent>) {
+    let mut gate = CampaignGate::default();
+    loop {
+        tokio::time::sleep(EVERY).await;
+        let node = agent.cluster.node();
+        let voters: Vec<u64> = node.metrics().membership_config.membership().voter_ids().collect();
+        let now = Instant::now();
+        let seen = agent.seen.lock().expect("seen lock").clone();
+        let reachable = voters
+            .iter()
+            .filter(|id| **id == agent.cluster.id || seen.get(id).is_some_and(|t| now.duration_since(*t) < UNREACHABLE_AFTER))
+            .count();
+        if let Some(enabled) = gate.update(now, is_majority(reachable, voters.len())) {
+            tracing::info!(enabled, "elections {}", if enabled { "re-armed: a majority is reachable" } else { "off: no majority reachable" });
+        }
+        // Set every time: after a join the node is a new Raft instance.
+        node.raft().runtime_config().elect(gate.enabled());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

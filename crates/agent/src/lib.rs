@@ -8,6 +8,7 @@
 
 pub mod api;
 mod campaign;
+mod lease;
 pub mod fence;
 mod cluster_api;
 pub mod ingress;
@@ -18,6 +19,7 @@ mod resources;
 mod rollout;
 mod scheduler;
 mod stall;
+pub mod vip;
 
 use anyhow::Context;
 use roost_core::observed::Observed;
@@ -54,6 +56,8 @@ pub struct AgentConfig {
     pub down_after: std::time::Duration,
     /// Where the ingress proxy listens.
     pub ingress: ingress::Listen,
+    /// A floating address the leader holds (see [`vip`]).
+    pub vip: Option<vip::Vip>,
 }
 
 /// State shared by the loop and the API handlers.
@@ -106,74 +110,6 @@ pub(crate) struct View {
 }
 
 impl Agent {
-    /// Whether this node may grant leases: it leads and a majority confirmed that
-    /// recently (or it is the only voter).
-    pub(crate) fn grants_leases(&self) -> bool {
-        let m = self.cluster.node().metrics();
-        if m.current_leader != Some(self.cluster.id) {
-            return false;
-        }
-        let voters = m.membership_config.membership().voter_ids().count();
-        if voters <= 1 {
-            return true;
-        }
-        // The published figure is only as fresh as the process: after a freeze it is
-        // stale (see `stall`).
-        let awake = self.stall.lock().expect("stall lock").trusted(Instant::now());
-        awake && m.millis_since_quorum_ack.is_some_and(|ms| ms < probe::QUORUM_FRESH)
-    }
-
-    /// A lease grant from the leader, sent at `sent`, valid once this node has applied
-    /// the leader's log up to `applied`; kept pending until then.
-    pub(crate) fn grant(&self, sent: Instant, applied: u64) {
-        let mut pending = self.pending_grant.lock().expect("grant lock");
-        if pending.is_none_or(|(s, _)| s < sent) {
-            *pending = Some((sent, applied));
-        }
-        drop(pending);
-        self.take_pending_grant();
-    }
-
-    /// Takes a pending grant once this node has applied far enough.
-    pub(crate) fn take_pending_grant(&self) {
-        let applied = self.cluster.node().metrics().last_applied.map_or(0, |l| l.index);
-        let mut pending = self.pending_grant.lock().expect("grant lock");
-        if let Some((sent, needed)) = *pending {
-            if applied >= needed {
-                *pending = None;
-                drop(pending);
-                self.renew_lease(sent);
-            }
-        }
-    }
-
-    pub(crate) fn renew_lease(&self, sent: Instant) {
-        let mut until = self.lease_until.lock().expect("lease lock");
-        *until = (*until).max(sent + probe::FENCE_AFTER);
-    }
-
-    /// This node may run stateful replicas.
-    pub(crate) fn lease_valid(&self) -> bool {
-        self.take_pending_grant();
-        self.grants_leases() || Instant::now() < *self.lease_until.lock().expect("lease lock")
-    }
-
-    /// This node may not run stateful replicas now: it is in a cluster and holds no
-    /// valid lease.
-    pub(crate) fn fenced(&self) -> bool {
-        self.cluster.state().nodes.len() > 1 && !self.lease_valid()
-    }
-
-    /// Publishes the fencing deadline for the watchdog: none on a lone node.
-    pub(crate) fn publish_deadline(&self) {
-        let alone = self.cluster.state().nodes.len() <= 1;
-        let deadline = (!alone).then(|| {
-            let left = self.lease_until.lock().expect("lease lock").saturating_duration_since(Instant::now());
-            std::time::SystemTime::now() + left
-        });
-        fence::write_deadline(&self.data_dir, deadline);
-    }
-
     /// Replica rows of the whole cluster: this node's and every fresh peer report's.
     pub(crate) fn cluster_rows(&self) -> Vec<roost_api::ReplicaStatus> {
         let mut rows = self.view.lock().expect("view lock").rows.clone();
@@ -312,7 +248,7 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         leases: Default::default(),
         down_after: config.down_after,
         stall: Arc::new(Mutex::new(stall::StallGuard::new(Instant::now()))),
-        lease_until: Mutex::new(initial_lease(&config.data_dir)),
+        lease_until: Mutex::new(lease::initial(&config.data_dir)),
         pending_grant: Default::default(),
         data_dir: config.data_dir.clone(),
         reports: Default::default(),
@@ -328,6 +264,9 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
     let applied = tokio::spawn(wake_on_apply(agent.clone()));
     let mut background = vec![loop_task, applied, tokio::spawn(rollout::run(agent.clone()))];
     background.extend(ingress_tasks);
+    if let Some(v) = config.vip.clone() {
+        background.push(tokio::spawn(vip::run(agent.clone(), v)));
+    }
     background.push(tokio::spawn(ingress::run(agent.clone(), agent.ingress.proxy.clone())));
     // Certificates: the leader issues and renews (on any node, even one without a
     // cluster port), every node serves what is replicated.
@@ -339,7 +278,7 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         background.push(tokio::spawn(peer::serve(listener, tls, cluster_api::peer_router(agent.clone()))));
         fence::spawn(&config.data_dir, agent.docker_host.as_deref(), &agent.agent_id);
         background.push(tokio::spawn(stall::run(agent.stall.clone())));
-        background.push(tokio::spawn(campaign_gate(agent.clone())));
+        background.push(tokio::spawn(campaign::run(agent.clone())));
         background.push(tokio::spawn(probe::run(agent.clone())));
         background.push(tokio::spawn(scheduler::run(agent.clone())));
     }
@@ -347,6 +286,9 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     for task in background {
         task.abort();
+    }
+    if let Some(v) = &config.vip {
+        vip::release(v, &agent.cluster.info.addr);
     }
     agent.cluster.node().shutdown().await;
     let _ = std::fs::remove_file(&socket);
@@ -405,38 +347,3 @@ async fn wake_on_apply(agent: Arc<Agent>) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
-
-/// The lease a starting agent may assume: one fence period, but never past the deadline
-/// a previous run of this agent published (it may have lost its lease meanwhile).
-fn initial_lease(dir: &std::path::Path) -> Instant {
-    let grace = Instant::now() + probe::FENCE_AFTER;
-    match fence::read_deadline(dir) {
-        Some(Some(deadline)) => {
-            let left = deadline.duration_since(std::time::SystemTime::now()).unwrap_or_default();
-            grace.min(Instant::now() + left)
-        }
-        _ => grace,
-    }
-}
-
-/// Runs the [`campaign`] gate: openraft elections only while a majority is reachable.
-async fn campaign_gate(agent: Arc<Agent>) {
-    let mut gate = campaign::CampaignGate::default();
-    loop {
-        tokio::time::sleep(campaign::EVERY).await;
-        let node = agent.cluster.node();
-        let voters: Vec<u64> = node.metrics().membership_config.membership().voter_ids().collect();
-        let now = Instant::now();
-        let seen = agent.seen.lock().expect("seen lock").clone();
-        let reachable = voters
-            .iter()
-            .filter(|id| **id == agent.cluster.id || seen.get(id).is_some_and(|t| now.duration_since(*t) < campaign::UNREACHABLE_AFTER))
-            .count();
-        if let Some(enabled) = gate.update(now, campaign::is_majority(reachable, voters.len())) {
-            tracing::info!(enabled, "elections {}", if enabled { "re-armed: a majority is reachable" } else { "off: no majority reachable" });
-        }
-        // Set every time: after a join the node is a new Raft instance.
-        node.raft().runtime_config().elect(gate.enabled());
-    }
-}
-
