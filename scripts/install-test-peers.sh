@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the programs tests talk to besides Docker: pebble (Let's Encrypt's ACME
-# test server, with pebble-challtestsrv) for crates/certs/tests/acme_pebble.rs.
+# test server, with pebble-challtestsrv) for crates/certs/tests/acme_pebble.rs, and arping
+# (iputils-arping) that the agent uses to announce the floating address.
 #
 # Idempotent and quiet: apt-get runs only when something is missing.
 set -euo pipefail
@@ -13,6 +14,8 @@ as_root() {
 
 need_pkgs=()
 { command -v pebble && command -v pebble-challtestsrv; } >/dev/null 2>&1 || need_pkgs+=(pebble)
+# Gratuitous ARP for the floating address (--vip) in the cluster tests.
+command -v arping >/dev/null 2>&1 || need_pkgs+=(iputils-arping)
 
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   echo "install-test-peers: installing ${need_pkgs[*]}" >&2

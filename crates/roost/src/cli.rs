@@ -179,6 +179,14 @@ pub struct AgentArgs {
     /// falls back to port 8080.
     #[arg(long, default_value = roost_agent::ingress::DEFAULT_HTTP)]
     pub http_listen: String,
+    /// A floating IPv4 address (`ADDR/PREFIX`) the cluster's leader holds and announces
+    /// with gratuitous ARP: one front door that moves when a node dies. Give it to every
+    /// node that may hold it.
+    #[arg(long)]
+    pub vip: Option<roost_agent::vip::Vip>,
+    /// The network device for --vip. Default: the one holding the advertised address.
+    #[arg(long, requires = "vip")]
+    pub vip_dev: Option<String>,
     /// Ingress HTTPS address, or `none` (falls back to 8443 like --http-listen).
     #[arg(long, default_value = roost_agent::ingress::DEFAULT_HTTPS)]
     pub https_listen: String,

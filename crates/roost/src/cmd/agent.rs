@@ -20,6 +20,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
         labels: args.labels.into_iter().collect(),
         witness: args.witness,
         down_after: args.down_after,
+        vip: args.vip.map(|v| roost_agent::vip::Vip { dev: args.vip_dev, ..v }),
         ingress: roost_agent::ingress::Listen {
             http: (args.http_listen != "none").then_some(args.http_listen),
             https: (args.https_listen != "none").then_some(args.https_listen),

@@ -5,6 +5,7 @@
 
 mod failover;
 mod https;
+mod ingress;
 mod strangers;
 
 use std::process::{Command, Output};
