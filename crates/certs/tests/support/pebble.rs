@@ -33,13 +33,19 @@ impl Pebble {
     /// certificates valid `validity_secs` seconds (pebble's default, five
     /// years, if `None`).
     pub async fn start(http_port: u16, validity_secs: Option<u64>) -> Pebble {
+        Self::start_at("127.0.0.1", "127.0.0.1", http_port, validity_secs).await
+    }
+
+    /// As [`Pebble::start`], with pebble listening on `listen_ip` and every name
+    /// resolving to `names_ip` (the testbed: pebble on the bridge, names on a node).
+    pub async fn start_at(listen_ip: &str, names_ip: &str, http_port: u16, validity_secs: Option<u64>) -> Pebble {
         let pebble = binary("pebble");
         let challtestsrv = binary("pebble-challtestsrv");
         let dir = tempfile::tempdir().unwrap();
         let listener_ca = IngressCa::generate().unwrap();
         let listener_cert = listener_ca
             .issue(
-                &["127.0.0.1".to_owned(), "localhost".to_owned()],
+                &[listen_ip.to_owned(), "localhost".to_owned()],
                 unix_now(),
             )
             .unwrap();
@@ -54,8 +60,8 @@ impl Pebble {
             free_port(),
         );
         let mut config = serde_json::json!({"pebble": {
-            "listenAddress": format!("127.0.0.1:{acme}"),
-            "managementListenAddress": format!("127.0.0.1:{management}"),
+            "listenAddress": format!("{listen_ip}:{acme}"),
+            "managementListenAddress": format!("{listen_ip}:{management}"),
             "certificate": dir.path().join("cert.pem"),
             "privateKey": dir.path().join("key.pem"),
             "httpPort": http_port,
@@ -75,7 +81,7 @@ impl Pebble {
         children.push(spawn(
             Command::new(challtestsrv).args([
                 "-defaultIPv4",
-                "127.0.0.1",
+                names_ip,
                 "-defaultIPv6",
                 "",
                 "-dns01",
@@ -104,14 +110,14 @@ impl Pebble {
             &dir.path().join("pebble.log"),
         ));
         let pebble = Pebble {
-            directory: format!("https://127.0.0.1:{acme}/dir"),
-            management: SocketAddr::from(([127, 0, 0, 1], management)),
+            directory: format!("https://{listen_ip}:{acme}/dir"),
+            management: SocketAddr::new(listen_ip.parse().unwrap(), management),
             listener_ca,
             children,
             dir,
         };
-        for port in [acme, management, dns_management] {
-            pebble.wait_for(port).await;
+        for (ip, port) in [(listen_ip, acme), (listen_ip, management), ("127.0.0.1", dns_management)] {
+            pebble.wait_for(ip, port).await;
         }
         pebble
     }
@@ -135,8 +141,9 @@ impl Pebble {
     /// from its management interface.
     pub async fn issuing_root(&self) -> String {
         let tcp = TcpStream::connect(self.management).await.unwrap();
+        let name = ServerName::from(self.management.ip());
         let mut tls = TlsConnector::from(super::client_config(self.listener_ca.cert_pem()))
-            .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
+            .connect(name, tcp)
             .await
             .unwrap();
         tls.write_all(b"GET /roots/0 HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
@@ -159,9 +166,9 @@ impl Pebble {
         std::fs::read_to_string(self.dir.path().join("pebble.log")).unwrap_or_default()
     }
 
-    async fn wait_for(&self, port: u16) {
+    async fn wait_for(&self, ip: &str, port: u16) {
         let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        while TcpStream::connect((ip, port)).await.is_err() {
             assert!(
                 Instant::now() < deadline,
                 "pebble did not listen on port {port} within 15 s:\n{}",

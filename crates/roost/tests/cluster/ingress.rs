@@ -9,8 +9,8 @@ mod http;
 
 const NODES: [&str; 3] = ["10.77.0.11:80", "10.77.0.12:80", "10.77.0.13:80"];
 
-/// Three replicas that answer with their container's host name, behind `site.lan`; one
-/// behind `api.lan` (Traefik labels).
+/// Three replicas that answer with their container's host name, behind `site.lan`
+/// (roost's own route form).
 const STACK: &str = "services:
   web:
     image: roost-test/busybox:latest
@@ -21,6 +21,10 @@ const STACK: &str = "services:
       interval: 1s
     x-roost:
       routes: [{host: site.lan, port: 8080, tls: off}]
+";
+
+/// Another stack, routed by Traefik labels at `api.lan`.
+const API: &str = "services:
   api:
     image: roost-test/busybox:latest
     command: [\"sh\", \"-c\", \"mkdir -p /www && echo api > /www/index.html && exec httpd -f -p 8080 -h /www\"]
@@ -38,6 +42,8 @@ fn every_node_routes_every_host_and_requests_survive_losing_a_replica_or_its_hos
     let t = Testbed::cluster(3, &[]);
     std::fs::write("/tmp/roost-cluster-test-ingress.yaml", STACK).unwrap();
     t.ok("h1", &["up", "-f", "/tmp/roost-cluster-test-ingress.yaml", "-p", "site"]);
+    std::fs::write("/tmp/roost-cluster-test-ingress-api.yaml", API).unwrap();
+    t.ok("h2", &["up", "-f", "/tmp/roost-cluster-test-ingress-api.yaml", "-p", "api"]);
 
     // From every node: both hosts answer, and site.lan spreads over all three replicas
     // (one per node), wherever they run.
