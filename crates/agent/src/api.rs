@@ -257,13 +257,7 @@ async fn ps(State(agent): State<Arc<Agent>>, Query(q): Query<PsQuery>) -> Result
         (local_rows(&agent.node, &desired, &scope, &view), view.engine_error.clone())
     };
     if scope.slots.is_some() {
-        // A report older than the down threshold is from a node that is gone or cut off:
-        // its rows would claim replicas that the cluster has already moved.
-        for (id, (at, report)) in agent.reports.lock().expect("reports lock").iter() {
-            if state.nodes.contains_key(id) && at.elapsed() < agent.down_after {
-                replicas.extend(report.rows.iter().cloned());
-            }
-        }
+        replicas.extend(agent.peer_rows());
         let node_name = |id: &u64| state.nodes.get(id).map_or_else(|| format!("{id:016x}"), |n| n.name.clone());
         for (name, stored) in &state.stacks {
             for (svc_name, svc) in &stored.spec.services {

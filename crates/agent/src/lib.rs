@@ -113,12 +113,21 @@ impl Agent {
     /// Replica rows of the whole cluster: this node's and every fresh peer report's.
     pub(crate) fn cluster_rows(&self) -> Vec<roost_api::ReplicaStatus> {
         let mut rows = self.view.lock().expect("view lock").rows.clone();
-        for (_, (at, report)) in self.reports.lock().expect("reports lock").iter() {
-            if at.elapsed() < self.down_after {
-                rows.extend(report.rows.iter().cloned());
-            }
-        }
+        rows.extend(self.peer_rows());
         rows
+    }
+
+    /// Replica rows from the reports of current members. A report older than the down
+    /// threshold is from a node that is gone or cut off: its rows would claim replicas
+    /// the cluster has already moved.
+    pub(crate) fn peer_rows(&self) -> Vec<roost_api::ReplicaStatus> {
+        let nodes = self.cluster.state().nodes;
+        let reports = self.reports.lock().expect("reports lock");
+        reports
+            .iter()
+            .filter(|(id, (at, _))| nodes.contains_key(id) && at.elapsed() < self.down_after)
+            .flat_map(|(_, (_, report))| report.rows.iter().cloned())
+            .collect()
     }
 
     /// What this node runs, for probe answers.
