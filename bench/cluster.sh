@@ -46,22 +46,10 @@ MAX_SECONDS=${BENCH_MAX_SECONDS:-420}
 # Swarm trials are skipped once the run has used this much (the teardown still needs time).
 SWARM_DEADLINE=${BENCH_SWARM_DEADLINE:-$((MAX_SECONDS - 60))}
 IMAGE=roost-test/busybox:latest
-if [ -x /usr/bin/docker ]; then DOCKER=/usr/bin/docker; else DOCKER=$(command -v docker || echo docker); fi
 
-# Time: $EPOCHREALTIME (bash 5, microseconds, no fork) as integer µs.
-T_START=${EPOCHREALTIME/./}
-elapsed() { echo $(( (${EPOCHREALTIME/./} - T_START) / 1000000 )); }
-log() { printf '[%4ss] %s\n' "$(elapsed)" "$*" >&2; }
-die() { echo "bench: error: $*" >&2; exit 1; }
-secs() { awk -v d="$1" 'BEGIN { printf "%.3f\n", d / 1e6 }'; } # µs -> s
-
-[ "$(id -u)" -eq 0 ] || die "run as root (the testbed makes namespaces and daemons)"
-command -v jq >/dev/null || die "jq is needed (apt-get install -y jq)"
-[ -n "${EPOCHREALTIME:-}" ] || die "bash 5 is needed (\$EPOCHREALTIME)"
-if ip link show roostbr0 >/dev/null 2>&1 || ip netns list | grep -q '^rh[1-7]\b'; then
-  echo "bench: a testbed is already up on this machine; run \`testbed down\` first" >&2
-  exit 2
-fi
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
+testbed_preflight
 
 TMP=$(mktemp -d /tmp/roost-bench-cluster.XXXXXX)
 WATCHDOG_PID=""
@@ -72,38 +60,15 @@ cleanup() {
   local rc=$?
   trap - EXIT INT TERM ERR
   set +e
-  if [ -n "$WATCHDOG_PID" ]; then kill "$WATCHDOG_PID" 2>/dev/null; wait "$WATCHDOG_PID" 2>/dev/null; fi
-  if [ "$rc" -ne 0 ] && [ "$TESTBED_STARTED" = 1 ]; then
-    echo "bench: failed (rc $rc); testbed state before teardown:" >&2
-    "$TB" status >&2
-    for f in "$TESTBED_DIR"/h*/agent.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 6 "$f" >&2; }; done
-  fi
-  if [ "$TESTBED_STARTED" = 1 ]; then
-    log "cleaning up"
-    for i in 1 2 3; do "$TB" heal "h$i" >/dev/null 2>&1; done
-    if [ -n "${BENCH_KEEP_LOGS:-}" ]; then
-      mkdir -p "$BENCH_KEEP_LOGS"
-      for i in 1 2 3; do cp "$TESTBED_DIR/h$i/agent.log" "$BENCH_KEEP_LOGS/h$i-agent.log" 2>/dev/null; done
-      cp "$TMP"/*.txt "$BENCH_KEEP_LOGS/" 2>/dev/null
-    fi
-    if [ "$SWARM_STARTED" = 1 ]; then
-      for i in 1 2 3; do timeout 20 "$DOCKER" -H "unix://$TESTBED_DIR/h$i/docker.sock" swarm leave --force >/dev/null 2>&1 & done
-      wait
-    fi
-    timeout 90 "$TB" down || { echo "bench: testbed down failed" >&2; rc=1; }
-  fi
+  stop_job "$WATCHDOG_PID"
+  testbed_teardown "$rc" || rc=1
   rm -rf "$TMP"
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'echo "bench: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 trap 'log "interrupted"; exit 130' INT TERM
-
-( sleep "$MAX_SECONDS" >/dev/null 2>&1 </dev/null & sp=$!
-  trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-  wait "$sp" || exit 0
-  echo "bench: watchdog: over ${MAX_SECONDS}s, aborting" >&2; kill -TERM $$ ) &
-WATCHDOG_PID=$!
+start_watchdog
 
 # --- binary and testbed --------------------------------------------------------------------------
 if [ ! -x "$ROOST_BIN" ]; then

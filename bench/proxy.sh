@@ -37,12 +37,9 @@ DATA=/tmp/roost-bench-proxy
 STACK=benchproxy
 HOST=bench.lan
 P_ROOST=18080 P_NGINX=18081 P_HAPROXY=18082 P_CADDY=18083
-if [ -x /usr/bin/docker ]; then DOCKER=/usr/bin/docker; else DOCKER=$(command -v docker); fi
 
-now() { date +%s.%N; }
-T_START=$(now)
-log() { printf '[%5.1fs] %s\n' "$(awk -v a="$T_START" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')" "$*" >&2; }
-die() { echo "bench: error: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || die "run as root (it installs packages and uses the Docker engine)"
 [[ $DUR =~ ^[1-9][0-9]*$ ]] || die "BENCH_DURATION must be a whole number of seconds"
@@ -83,7 +80,7 @@ cleanup() {
   local rc=$? p
   trap - EXIT INT TERM ERR
   set +e
-  [ -n "$WATCHDOG_PID" ] && { kill "$WATCHDOG_PID" 2>/dev/null; wait "$WATCHDOG_PID" 2>/dev/null; }
+  stop_job "$WATCHDOG_PID"
   log "cleaning up"
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
   if [ -n "$AGENT_PID" ] && kill -0 "$AGENT_PID" 2>/dev/null; then
@@ -103,11 +100,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "bench: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 trap 'log "interrupted"; exit 130' INT TERM
-( sleep "$MAX_SECONDS" >/dev/null 2>&1 </dev/null & sp=$!
-  trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-  wait "$sp" || exit 0
-  echo "bench: watchdog: over ${MAX_SECONDS}s, aborting" >&2; kill -TERM $$ ) &
-WATCHDOG_PID=$!
+start_watchdog
 
 # --- roost and the backend ---------------------------------------------------------------------
 export ROOST_HOST="unix://$DATA/roost.sock"
