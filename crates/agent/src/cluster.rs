@@ -107,6 +107,16 @@ impl Cluster {
         self.node().state()
     }
 
+    /// See [`roost_cluster::node::ClusterNode::with_state`].
+    pub fn with_state<R>(&self, f: impl FnOnce(&ClusterState) -> R) -> R {
+        self.node().with_state(f)
+    }
+
+    /// How many nodes the cluster has (1: a lone node, which runs everything unfenced).
+    pub fn node_count(&self) -> usize {
+        self.with_state(|s| s.nodes.len())
+    }
+
     /// # Errors
     /// [`WriteError::NoQuorum`] when this node cannot reach a majority.
     pub async fn write(&self, command: Command) -> Result<CommandResponse, WriteError> {

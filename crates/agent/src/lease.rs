@@ -61,12 +61,12 @@ impl Agent {
     /// This node may not run stateful replicas now: it is in a cluster and holds no
     /// valid lease.
     pub(crate) fn fenced(&self) -> bool {
-        self.cluster.state().nodes.len() > 1 && !self.lease_valid()
+        self.cluster.node_count() > 1 && !self.lease_valid()
     }
 
     /// Publishes the fencing deadline for the watchdog: none on a lone node.
     pub(crate) fn publish_deadline(&self) {
-        let alone = self.cluster.state().nodes.len() <= 1;
+        let alone = self.cluster.node_count() <= 1;
         let deadline = (!alone).then(|| {
             let left = self.lease_until.lock().expect("lease lock").saturating_duration_since(Instant::now());
             std::time::SystemTime::now() + left

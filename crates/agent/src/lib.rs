@@ -121,13 +121,14 @@ impl Agent {
     /// threshold is from a node that is gone or cut off: its rows would claim replicas
     /// the cluster has already moved.
     pub(crate) fn peer_rows(&self) -> Vec<roost_api::ReplicaStatus> {
-        let nodes = self.cluster.state().nodes;
         let reports = self.reports.lock().expect("reports lock");
-        reports
-            .iter()
-            .filter(|(id, (at, _))| nodes.contains_key(id) && at.elapsed() < self.down_after)
-            .flat_map(|(_, (_, report))| report.rows.iter().cloned())
-            .collect()
+        self.cluster.with_state(|s| {
+            reports
+                .iter()
+                .filter(|(id, (at, _))| s.nodes.contains_key(id) && at.elapsed() < self.down_after)
+                .flat_map(|(_, (_, report))| report.rows.iter().cloned())
+                .collect()
+        })
     }
 
     /// What this node runs, for probe answers.

@@ -90,13 +90,14 @@ pub async fn run(agent: Arc<Agent>) {
     loop {
         let started = Instant::now();
         agent.take_pending_grant();
-        let nodes = agent.cluster.state().nodes;
-        for n in nodes.values().filter(|n| n.id != agent.cluster.id) {
-            if !in_flight.lock().expect("in-flight lock").insert(n.id) {
+        let peers: Vec<(u64, String)> = agent
+            .cluster
+            .with_state(|s| s.nodes.values().filter(|n| n.id != agent.cluster.id).map(|n| (n.id, n.addr.clone())).collect());
+        for (id, addr) in peers {
+            if !in_flight.lock().expect("in-flight lock").insert(id) {
                 continue;
             }
             let (agent, in_flight) = (agent.clone(), in_flight.clone());
-            let (id, addr) = (n.id, n.addr.clone());
             tokio::spawn(async move {
                 probe(&agent, id, &addr).await;
                 in_flight.lock().expect("in-flight lock").remove(&id);

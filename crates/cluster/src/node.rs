@@ -112,6 +112,13 @@ impl ClusterNode {
         self.applied.read().expect("state lock").state.clone()
     }
 
+    /// Reads the applied state without copying it, for the loops that look at a small
+    /// part of it many times a second. `f` runs under the state's read lock, which
+    /// holds back applying the log: keep it short and never await in it.
+    pub fn with_state<R>(&self, f: impl FnOnce(&ClusterState) -> R) -> R {
+        f(&self.applied.read().expect("state lock").state)
+    }
+
     pub fn metrics(&self) -> openraft::RaftMetrics<NodeId, BasicNode> {
         self.raft.metrics().borrow().clone()
     }

@@ -124,21 +124,16 @@ pub async fn run(agent: Arc<Agent>, proxy: Proxy) {
 }
 
 fn current(agent: &Agent) -> (Table, Vec<String>) {
-    let state = agent.cluster.state();
-    let stacks = state.stacks.iter().map(|(k, v)| (k.clone(), v.spec.clone())).collect();
-    let own = agent.view.lock().expect("view lock").observed.containers.clone();
-    let reports: Vec<(Option<std::net::IpAddr>, Vec<roost_core::observed::ObservedContainer>)> = agent
-        .reports
-        .lock()
-        .expect("reports lock")
-        .iter()
-        .filter(|(_, (at, _))| at.elapsed() < agent.down_after)
-        .filter_map(|(id, (_, r))| {
-            let ip = state.nodes.get(id)?.addr.parse::<SocketAddr>().ok()?.ip();
-            Some((Some(ip), r.containers.clone()))
-        })
-        .collect();
-    let mut nodes = vec![table::NodeContainers { ip: None, containers: &own }];
-    nodes.extend(reports.iter().map(|(ip, c)| table::NodeContainers { ip: *ip, containers: c }));
-    table::build(&stacks, &nodes)
+    // Built from borrowed state every REFRESH: nothing is copied but the table itself.
+    let view = agent.view.lock().expect("view lock");
+    let reports = agent.reports.lock().expect("reports lock");
+    agent.cluster.with_state(|state| {
+        let mut nodes = vec![table::NodeContainers { ip: None, containers: &view.observed.containers }];
+        for (id, (_, report)) in reports.iter().filter(|(_, (at, _))| at.elapsed() < agent.down_after) {
+            if let Some(addr) = state.nodes.get(id).and_then(|n| n.addr.parse::<SocketAddr>().ok()) {
+                nodes.push(table::NodeContainers { ip: Some(addr.ip()), containers: &report.containers });
+            }
+        }
+        table::build(state.stacks.iter().map(|(name, stored)| (name.as_str(), &stored.spec)), &nodes)
+    })
 }

@@ -12,14 +12,14 @@ pub async fn run(agent: Arc<Agent>) {
     let mut certs = BTreeMap::new();
     let mut challenges = BTreeMap::new();
     loop {
-        let state = agent.cluster.state();
-        if state.certs != certs {
-            load(&agent.ingress.certs, &state.certs);
-            certs = state.certs;
+        // Compared in place; copied (and loaded) only when they changed.
+        if let Some(new) = agent.cluster.with_state(|s| (s.certs != certs).then(|| s.certs.clone())) {
+            load(&agent.ingress.certs, &new);
+            certs = new;
         }
-        if state.challenges != challenges {
-            answer(agent.ingress.proxy.challenges(), &challenges, &state.challenges);
-            challenges = state.challenges;
+        if let Some(new) = agent.cluster.with_state(|s| (s.challenges != challenges).then(|| s.challenges.clone())) {
+            answer(agent.ingress.proxy.challenges(), &challenges, &new);
+            challenges = new;
         }
         tokio::time::sleep(super::REFRESH).await;
     }

@@ -9,7 +9,6 @@
 use roost_core::observed::{ContainerState, Health, ObservedContainer};
 use roost_proxy::{Backend, ProxyRoute, Table};
 use roost_spec::Stack;
-use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// The containers one node runs, and how other nodes reach it.
@@ -21,7 +20,7 @@ pub struct NodeContainers<'a> {
 
 /// The table for `stacks`, given every node's containers. Also returns what cannot be
 /// routed (a route without a port whose replica publishes several), for logs.
-pub fn build(stacks: &BTreeMap<String, Stack>, nodes: &[NodeContainers<'_>]) -> (Table, Vec<String>) {
+pub fn build<'a>(stacks: impl IntoIterator<Item = (&'a str, &'a Stack)>, nodes: &[NodeContainers<'_>]) -> (Table, Vec<String>) {
     let mut routes = Vec::new();
     let mut problems = Vec::new();
     for (stack_name, stack) in stacks {
@@ -30,7 +29,7 @@ pub fn build(stacks: &BTreeMap<String, Stack>, nodes: &[NodeContainers<'_>]) -> 
                 let mut backends = Vec::new();
                 for node in nodes {
                     let replicas = node.containers.iter().filter(|c| {
-                        c.stack == *stack_name
+                        c.stack == stack_name
                             && c.service == *service_name
                             && !matches!(c.state, ContainerState::Exited { .. } | ContainerState::Dead)
                     });
@@ -93,6 +92,7 @@ fn parse_binding(s: &str) -> Option<(IpAddr, u16, u16)> {
 mod tests {
     use super::*;
     use expect_test::expect;
+    use std::collections::BTreeMap;
 
     fn container(stack: &str, service: &str, slot: u32, ports: &[&str], health: Health) -> ObservedContainer {
         ObservedContainer {
@@ -157,7 +157,7 @@ mod tests {
             shop/api/api [Host(`shop.lan`) && PathPrefix(`/api`)] http=false https=true
               127.0.0.1:32770 healthy=false
         "#]]
-        .assert_eq(&show(&build(&stacks(), &nodes)));
+        .assert_eq(&show(&build(stacks().iter().map(|(k, v)| (k.as_str(), v)), &nodes)));
     }
 
     #[test]
@@ -169,6 +169,6 @@ mod tests {
             shop/api/api [Host(`shop.lan`) && PathPrefix(`/api`)] http=false https=true
             problem: shop/api route api: the container publishes several ports ({8080, 9090}): name one in the route
         "#]]
-        .assert_eq(&show(&build(&stacks(), &nodes)));
+        .assert_eq(&show(&build(stacks().iter().map(|(k, v)| (k.as_str(), v)), &nodes)));
     }
 }
