@@ -303,4 +303,15 @@ mod tests {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
     }
+
+    #[test]
+    fn agent_flags_with_bad_values_are_refused_naming_the_value() {
+        use clap::Parser;
+        let err = |args: &[&str]| super::Cli::try_parse_from(args).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err(&["roost", "agent", "--down-after", "10ms"]).contains("`10ms` is out of range: use 0.5s to 60s"));
+        assert!(err(&["roost", "agent", "--down-after", "soon"]).contains("write e.g. 1.2s"));
+        assert!(err(&["roost", "agent", "--vip", "10.0.0.5"]).contains("with its prefix"));
+        assert!(err(&["roost", "agent", "--vip-dev", "eth0"]).contains("--vip"), "--vip-dev needs --vip");
+        assert!(super::Cli::try_parse_from(["roost", "agent", "--down-after", "5s", "--vip", "10.0.0.5/24"]).is_ok());
+    }
 }
