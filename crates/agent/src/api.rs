@@ -268,7 +268,7 @@ async fn ps(State(agent): State<Arc<Agent>>, Query(q): Query<PsQuery>) -> Result
                     }
                     let (node, note, failed) = match (state.placement.assignments.get(&key), state.placement.unplaceable.get(&key)) {
                         (Some(n), _) => (node_name(n), format!("assigned to {}", node_name(n)), false),
-                        (None, Some(why)) => ("-".into(), why.clone(), !why.starts_with("moving") && !why.contains("waiting")),
+                        (None, Some(why)) => ("-".into(), why.clone(), !why.starts_with("moving") && !why.contains("waiting") && !why.contains("waits for")),
                         (None, None) => ("-".into(), "not placed yet".into(), false),
                     };
                     replicas.push(ReplicaStatus {
@@ -299,5 +299,12 @@ async fn ps(State(agent): State<Arc<Agent>>, Query(q): Query<PsQuery>) -> Result
     if let Some(stack) = &q.stack {
         replicas.retain(|r| &r.stack == stack);
     }
-    Ok(Json(PsResponse { node: agent.node.clone(), engine_error, replicas }))
+    let stacks: std::collections::BTreeMap<String, roost_spec::Stack> = state
+        .stacks
+        .iter()
+        .filter(|(name, _)| q.stack.as_ref().is_none_or(|s| s == *name))
+        .map(|(k, v)| (k.clone(), v.spec.clone()))
+        .collect();
+    let links = roost_core::placement::links::links(&stacks, &replicas);
+    Ok(Json(PsResponse { node: agent.node.clone(), engine_error, replicas, links }))
 }

@@ -20,6 +20,7 @@
 
 pub mod client;
 
+pub use roost_core::placement::links::{Link, LinkKind};
 pub use roost_core::status::ReplicaStatus;
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +69,10 @@ pub struct PsResponse {
     /// Set when the agent could not reach its container engine on the last try.
     pub engine_error: Option<String>,
     pub replicas: Vec<ReplicaStatus>,
+    /// depends_on, `network_mode: service:X` and `x-roost: together` pairs, and
+    /// whether they cross nodes (`roost ps` lists the cross-node ones).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -68,7 +68,7 @@ fn routes_from_labels_and_x_roost() {
            |
         19 |         traefik.docker.network: proxy
            |         ^
-        compose.yaml:30:7: warning: services.admin.x-roost.sticky: unknown x-roost key `sticky` (roost reads singleton, pin_to_volume, routes); ignored
+        compose.yaml:30:7: warning: services.admin.x-roost.sticky: unknown x-roost key `sticky` (roost reads singleton, pin_to_volume, routes, together); ignored
            |
         30 |       sticky: yes
            |       ^

@@ -53,19 +53,42 @@
 //!    node.labels.zone==eu"). Reservation reasons are computed against the final
 //!    assignment, which keeps them stable from one run to the next.
 //!
+//! 7. **Kept together** (see `groups`). `x-roost: {together: [b, c]}` on `a` keeps a, b
+//!    and c on one node (groups are the transitive closure, within a stack);
+//!    `network_mode: service:X` on `d` makes `d` follow X. Slots pair by number: slot
+//!    `i` goes with slot `i` of a partner that has that many, else with its slot 1
+//!    ([`partner_slot`]); so a one-replica member gathers every slot of its group on
+//!    its node. The slots so bound form a unit, placed as a whole on a node eligible
+//!    for every member (rule 1) with room for their summed reservations; otherwise
+//!    every slot is unplaceable ("with db (x-roost together): no node suits all of
+//!    them (…)", or a member's own reason and "waits for M (x-roost together)" for the
+//!    rest). A follower goes where the partner slot of X went, if eligible there and
+//!    with room, else it is unplaceable saying so; X never moves or waits for it, but
+//!    among X's candidates a node where its followers fit too comes first. If X is
+//!    unplaced: "waits for X (network_mode: service:X)". A unit is kept (rule 2) when
+//!    all its slots are on one eligible node with room (and a follower's, where X is);
+//!    a unit that must move prefers, before rule 4, the node holding most of its
+//!    stateful slots, then most of its slots, then room for its followers; rule 4 is
+//!    then judged by the unit's first slot. `network_mode: container:NAME` is left to
+//!    the engine of whichever node runs the slot.
+//!
 //! Each slot `1..=replicas` of each service ends up in exactly one of
 //! [`Placement::assignments`] and [`Placement::unplaceable`]. Running `place` again with
 //! `current` set to its own `assignments` returns the same [`Placement`].
 
 mod filter;
+mod groups;
+pub mod links;
+mod unit;
 
 pub use filter::{parse_constraint, Constraint, Field};
+pub use groups::{network_anchor, partner_slot, together, together_groups};
 
 use crate::reconcile::SlotKey;
 use filter::{bytes, cpus, nobody_available, service_stages, unavailable};
+use unit::{AnchorAt, Decided, Groups};
 use roost_spec::{MountKind, Service, Stack};
 use serde::{Deserialize, Serialize};
-use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The Raft node id.
@@ -108,6 +131,9 @@ pub struct Placement {
 /// What one service asks of a node.
 struct Need<'a> {
     service: &'a str,
+    svc: &'a Service,
+    /// `x-roost: {pin_to_volume: true}`.
+    pin: bool,
     spread: Vec<&'a str>,
     cpus: f64,
     memory: u64,
@@ -147,11 +173,6 @@ impl State {
 const CPU_EPSILON: f64 = 1e-6;
 
 impl Need<'_> {
-    fn fits(&self, node: &NodeView, load: &Load) -> bool {
-        (self.memory == 0 || load.memory.saturating_add(self.memory) <= node.memory_bytes)
-            && (self.cpus <= 0.0 || load.cpus + self.cpus <= node.cpus + CPU_EPSILON)
-    }
-
     fn holds_volume<'n>(&self, node: &'n NodeView) -> Option<&'n String> {
         self.volumes.iter().find_map(|v| node.volumes.get(v))
     }
@@ -180,52 +201,104 @@ pub fn place(stacks: &BTreeMap<String, Stack>, nodes: &[NodeView], current: &BTr
         load: vec![Load::default(); nodes.len()],
         per_service: vec![vec![0; nodes.len()]; needs.len()],
     };
+    let (units, order) = groups::units(stacks, &slots);
+    let mut decided: Vec<Decided> = vec![Decided::Pending; units.len()];
+    let mut g = Groups { slots: &slots, needs: &needs, nodes, units: &units, current, eligible: Vec::new() };
+    g.eligible = (0..units.len()).map(|u| g.static_eligible(u)).collect();
 
-    // Kept slots first.
-    let mut moving = Vec::new();
-    for (key, si) in slots {
-        let eligible = match &needs[si].eligible {
-            Ok(e) => e,
-            Err(reason) => {
-                st.out.unplaceable.insert(key, reason.clone());
-                continue;
+    // Units that cannot be placed whatever else happens, and what each slot says.
+    for u in 0..units.len() {
+        if let Err(reasons) = &g.eligible[u] {
+            for (s, why) in reasons {
+                st.out.unplaceable.insert(slots[*s].0.clone(), why.clone());
             }
-        };
-        let here = current.get(&key).and_then(|id| eligible.iter().copied().find(|&i| nodes[i].id == *id));
-        match here {
-            Some(i) if needs[si].fits(&nodes[i], &st.load[i]) => st.assign(&needs[si], nodes, key, si, i),
-            _ => moving.push((key, si)),
+            decided[u] = Decided::Unplaced;
+        } else if let Some((s, m)) = &units[u].missing {
+            let why = g.missing_reason(m);
+            g.unplace(&mut st, u, *s, &why);
+            decided[u] = Decided::Unplaced;
         }
     }
 
-    // Then new and moved slots; those without room get their reason at the end.
-    let mut no_room = Vec::new();
-    for (key, si) in moving {
-        let n = &needs[si];
-        let Ok(eligible) = &n.eligible else { continue };
-        let best = eligible.iter().copied().filter(|&i| n.fits(&nodes[i], &st.load[i])).min_by_key(|&i| {
-            let node = &nodes[i];
-            let groups: Vec<u32> = n
-                .spread
-                .iter()
-                .map(|k| {
-                    let value = node.labels.get(*k);
-                    (0..nodes.len()).filter(|&j| nodes[j].labels.get(*k) == value).map(|j| st.per_service[si][j]).sum()
-                })
-                .collect();
-            let free = node.memory_bytes.saturating_sub(st.load[i].memory);
-            (n.holds_volume(node).is_none(), groups, st.per_service[si][i], st.load[i].slots, Reverse(free), &node.name, node.id)
-        });
-        match best {
-            Some(i) => st.assign(n, nodes, key, si, i),
-            None => no_room.push((key, si)),
+    // Kept units first: every slot on one current node that is still eligible, where
+    // the unit fits (and its anchors went).
+    for &u in &order {
+        if decided[u] != Decided::Pending {
+            continue;
+        }
+        let Ok(eligible) = &g.eligible[u] else { continue };
+        let anchor = match g.anchor_node(u, &decided) {
+            AnchorAt::Root => None,
+            AnchorAt::Node(n) => Some(n),
+            AnchorAt::NotYet | AnchorAt::Unplaced(_) | AnchorAt::Split => continue,
+        };
+        let ids: BTreeSet<Option<&NodeId>> = units[u].slots.iter().map(|&s| current.get(&slots[s].0)).collect();
+        let here = match ids.into_iter().collect::<Vec<_>>()[..] {
+            [Some(id)] => eligible.iter().copied().find(|&i| nodes[i].id == *id),
+            _ => None,
+        };
+        if let Some(i) = here.filter(|&i| anchor.is_none_or(|n| n == i) && g.fits(u, i, &st.load)) {
+            g.assign(&mut st, u, i);
+            decided[u] = Decided::At(i);
         }
     }
-    let State { mut out, load, .. } = st;
-    for (key, si) in no_room {
-        let n = &needs[si];
-        let eligible = n.eligible.as_deref().unwrap_or_default();
-        out.unplaceable.insert(key, room_reason(n, eligible, nodes, &load));
+
+    // Then new and moved units, anchors before followers; those without room get their
+    // reason at the end.
+    let mut no_room = Vec::new();
+    for &u in &order {
+        if decided[u] != Decided::Pending {
+            continue;
+        }
+        let Ok(eligible) = &g.eligible[u] else { continue };
+        match g.anchor_node(u, &decided) {
+            AnchorAt::Unplaced(s) => {
+                let x = units[u].follows.iter().find(|f| f.0 == s).map_or("", |f| f.1.as_str()).to_owned();
+                let why = format!("waits for {x} (network_mode: service:{x})");
+                g.unplace(&mut st, u, s, &why);
+                decided[u] = Decided::Unplaced;
+            }
+            AnchorAt::Split | AnchorAt::NotYet => {
+                let s = units[u].follows.first().map_or(units[u].slots[0], |f| f.0);
+                let why = "the services whose network it shares (network_mode: service:) run on different nodes".to_owned();
+                g.unplace(&mut st, u, s, &why);
+                decided[u] = Decided::Unplaced;
+            }
+            AnchorAt::Node(n) => {
+                if !eligible.contains(&n) {
+                    for &s in &units[u].slots {
+                        st.out.unplaceable.insert(slots[s].0.clone(), g.not_there_reason(u, s, n));
+                    }
+                    decided[u] = Decided::Unplaced;
+                } else if g.fits(u, n, &st.load) {
+                    g.assign(&mut st, u, n);
+                    decided[u] = Decided::At(n);
+                } else {
+                    no_room.push((u, Some(n)));
+                    decided[u] = Decided::Unplaced;
+                }
+            }
+            AnchorAt::Root => {
+                let followers = g.followers(u, &order, &decided);
+                let best = eligible.iter().copied().filter(|&i| g.fits(u, i, &st.load)).min_by_key(|&i| g.rank(u, i, &followers, &st));
+                match best {
+                    Some(i) => {
+                        g.assign(&mut st, u, i);
+                        decided[u] = Decided::At(i);
+                    }
+                    None => {
+                        no_room.push((u, None));
+                        decided[u] = Decided::Unplaced;
+                    }
+                }
+            }
+        }
+    }
+    let mut out = std::mem::take(&mut st.out);
+    for (u, at) in no_room {
+        for &s in &units[u].slots {
+            out.unplaceable.insert(slots[s].0.clone(), g.room_reason(u, s, at, &st.load));
+        }
     }
 
     let si_of: BTreeMap<(&str, &str), usize> = stacks
@@ -268,6 +341,8 @@ fn need<'a>(stack: &'a Stack, service: &'a str, svc: &'a Service, nodes: &[NodeV
     let pin = svc.x_roost.as_ref().and_then(|x| x.get("pin_to_volume")).and_then(serde_json::Value::as_bool) == Some(true);
     let mut n = Need {
         service,
+        svc,
+        pin,
         spread,
         cpus: svc.resources.reservations.cpus.unwrap_or(0.0),
         memory: svc.resources.reservations.memory.unwrap_or(0),
@@ -332,17 +407,4 @@ fn eligible(svc: &Service, need: &Need, pin: bool, nodes: &[NodeView]) -> Result
         }
     }
     Ok(cands)
-}
-
-/// Why no eligible node has room, judged against the final load.
-fn room_reason(n: &Need, eligible: &[usize], nodes: &[NodeView], load: &[Load]) -> String {
-    let most_mem = eligible.iter().map(|&i| nodes[i].memory_bytes.saturating_sub(load[i].memory)).max().unwrap_or(0);
-    let most_cpu = eligible.iter().map(|&i| (nodes[i].cpus - load[i].cpus).max(0.0)).fold(0.0, f64::max);
-    if n.memory > most_mem {
-        format!("needs {} of memory, the most free on an eligible node is {}", bytes(n.memory), bytes(most_mem))
-    } else if n.cpus > most_cpu + CPU_EPSILON {
-        format!("needs {} CPUs, the most free on an eligible node is {}", cpus(n.cpus), cpus(most_cpu))
-    } else {
-        format!("needs {} of memory and {} CPUs; no eligible node has both free", bytes(n.memory), cpus(n.cpus))
-    }
 }

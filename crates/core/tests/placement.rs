@@ -2,7 +2,7 @@
 
 use expect_test::{expect, Expect};
 use proptest::prelude::*;
-use roost_core::placement::{place, NodeId, NodeView, Placement};
+use roost_core::placement::{network_anchor, partner_slot, place, together as together_of, together_groups, NodeId, NodeView, Placement};
 use roost_core::reconcile::SlotKey;
 use roost_spec::{DeviceMapping, DeviceRequest, Mount, MountKind, Service, Stack};
 use std::collections::BTreeMap;
@@ -397,6 +397,205 @@ fn deterministic_whatever_the_order_of_nodes() {
     .assert_eq(&render(&a, &ns));
 }
 
+fn sharing(mut s: Service, anchor: &str) -> Service {
+    s.network_mode = Some(format!("service:{anchor}"));
+    s.networks.clear();
+    s
+}
+
+fn together(mut s: Service, with: &[&str]) -> Service {
+    s.x_roost = Some(serde_json::json!({ "together": with }));
+    s
+}
+
+#[test]
+fn a_service_sharing_a_network_follows_its_anchor_slot_by_slot() {
+    let mut ns = nodes(3);
+    // vpn#2 is kept with db#2, vpn#3 with db#1 (db has only two slots); sidecar#1 waits
+    // with db's constraint unmet; exporter names a service that is not there.
+    let s = stacks(vec![
+        ("db", constrained(svc(2), &["node.hostname!=h1"])),
+        ("vpn", sharing(svc(3), "db")),
+        ("web", svc(1)),
+        ("sidecar", sharing(svc(1), "gone")),
+        ("lost", constrained(svc(1), &["node.labels.zone==mars"])),
+        ("probe", sharing(svc(2), "lost")),
+    ]);
+    let first = check(&s, &ns, &none(), expect![[r#"
+        demo/db#1 -> h2
+        demo/db#2 -> h3
+        demo/lost#1 unplaceable: no node matches node.labels.zone==mars
+        demo/probe#1 unplaceable: waits for lost (network_mode: service:lost)
+        demo/probe#2 unplaceable: waits for lost (network_mode: service:lost)
+        demo/sidecar#1 unplaceable: network_mode: service:gone names no service of this stack
+        demo/vpn#1 -> h2
+        demo/vpn#2 -> h3
+        demo/vpn#3 -> h2
+        demo/web#1 -> h1
+    "#]]);
+    assert_eq!(place(&s, &ns, &first.assignments), first);
+
+    // db#1's node goes down: db#1 moves, and vpn#1 and vpn#3 with it.
+    ns[1].up = false;
+    check(&s, &ns, &first.assignments, expect![[r#"
+        demo/db#1 -> h3
+        demo/db#2 -> h3
+        demo/lost#1 unplaceable: no node matches node.labels.zone==mars
+        demo/probe#1 unplaceable: waits for lost (network_mode: service:lost)
+        demo/probe#2 unplaceable: waits for lost (network_mode: service:lost)
+        demo/sidecar#1 unplaceable: network_mode: service:gone names no service of this stack
+        demo/vpn#1 -> h3
+        demo/vpn#2 -> h3
+        demo/vpn#3 -> h3
+        demo/web#1 -> h1
+    "#]]);
+
+    // A follower that cannot run where its anchor is stays unplaced; the anchor does
+    // not move for it.
+    let s = stacks(vec![("db", constrained(svc(1), &["node.hostname==h1"])), ("vpn", sharing(constrained(svc(1), &["node.hostname!=h1"]), "db"))]);
+    check(&s, &nodes(2), &none(), expect![[r#"
+        demo/db#1 -> h1
+        demo/vpn#1 unplaceable: shares db's network (network_mode: service:db), so it must run on h1, which is excluded by node.hostname!=h1
+    "#]]);
+    // But where there is a choice, the anchor goes where its follower can run too.
+    let s = stacks(vec![("db", svc(1)), ("vpn", sharing(constrained(svc(1), &["node.hostname!=h1"]), "db")), ("a", svc(1))]);
+    check(&s, &nodes(2), &none(), expect![[r#"
+        demo/a#1 -> h1
+        demo/db#1 -> h2
+        demo/vpn#1 -> h2
+    "#]]);
+}
+
+#[test]
+fn a_together_group_lands_on_one_node_slot_by_slot() {
+    let mut ns = nodes(3);
+    ns[2].labels.insert("disk".into(), "ssd".into());
+    let s = stacks(vec![
+        ("app", together(svc(2), &["cache"])),
+        ("cache", together(svc(2), &["metrics"])),
+        // One slot: both app slots' groups are kept with it, so all land on h3.
+        ("metrics", constrained(svc(1), &["node.labels.disk==ssd"])),
+        ("web", svc(2)),
+    ]);
+    let first = check(&s, &ns, &none(), expect![[r#"
+        demo/app#1 -> h3
+        demo/app#2 -> h3
+        demo/cache#1 -> h3
+        demo/cache#2 -> h3
+        demo/metrics#1 -> h3
+        demo/web#1 -> h1
+        demo/web#2 -> h2
+    "#]]);
+    assert_eq!(place(&s, &ns, &first.assignments), first);
+
+    // Two slots each: slot 1 with slot 1, slot 2 with slot 2, spread like one service.
+    let s = stacks(vec![("app", together(svc(2), &["cache"])), ("cache", svc(2)), ("web", svc(1))]);
+    check(&s, &nodes(3), &none(), expect![[r#"
+        demo/app#1 -> h1
+        demo/app#2 -> h2
+        demo/cache#1 -> h1
+        demo/cache#2 -> h2
+        demo/web#1 -> h3
+    "#]]);
+}
+
+#[test]
+fn a_group_that_fits_nowhere_as_a_whole_is_unplaced_with_the_reason() {
+    let mut ns = nodes(2);
+    ns[0].memory_bytes = 4 * GIB;
+    ns[1].memory_bytes = 4 * GIB;
+    let mut app = together(svc(1), &["db"]);
+    app.resources.reservations.memory = Some(3 * GIB);
+    let mut db = svc(1);
+    db.resources.reservations.memory = Some(2 * GIB);
+    let mut solo = svc(1);
+    solo.resources.reservations.memory = Some(3 * GIB);
+    let s = stacks(vec![("app", app.clone()), ("db", db.clone()), ("solo", solo)]);
+    let first = check(&s, &ns, &none(), expect![[r#"
+        demo/app#1 unplaceable: with db (x-roost together): together they need 5.0 GiB of memory, the most free on a node eligible for all of them is 4.0 GiB
+        demo/db#1 unplaceable: with app (x-roost together): together they need 5.0 GiB of memory, the most free on a node eligible for all of them is 4.0 GiB
+        demo/solo#1 -> h1
+    "#]]);
+    assert_eq!(place(&s, &ns, &first.assignments), first);
+
+    // Constraints no node meets for all members at once.
+    let s = stacks(vec![
+        ("app", together(constrained(svc(1), &["node.hostname==h1"]), &["db", "gpu"])),
+        ("db", constrained(svc(1), &["node.hostname==h2"])),
+        ("gpu", svc(1)),
+        ("x", together(svc(1), &["y"])),
+        ("y", constrained(svc(1), &["node.labels.zone==mars"])),
+    ]);
+    check(&s, &nodes(3), &none(), expect![[r#"
+        demo/app#1 unplaceable: with db and gpu (x-roost together): no node suits all of them (app: h1; db: h2; gpu: h1, h2, h3)
+        demo/db#1 unplaceable: with app and gpu (x-roost together): no node suits all of them (app: h1; db: h2; gpu: h1, h2, h3)
+        demo/gpu#1 unplaceable: with app and db (x-roost together): no node suits all of them (app: h1; db: h2; gpu: h1, h2, h3)
+        demo/x#1 unplaceable: waits for y (x-roost together)
+        demo/y#1 unplaceable: no node matches node.labels.zone==mars
+    "#]]);
+}
+
+#[test]
+fn a_group_formed_later_gathers_where_its_stateful_member_runs_and_then_stays() {
+    let ns = nodes(3);
+    let s = stacks(vec![("api", svc(1)), ("db", with_volume(svc(1), "data")), ("web", svc(1))]);
+    let first = check(&s, &ns, &none(), expect![[r#"
+        demo/api#1 -> h1
+        demo/db#1 -> h2
+        demo/web#1 -> h3
+    "#]]);
+    // api joins db: db has a volume (stateful), so api moves to it, not the reverse.
+    let s = stacks(vec![("api", together(svc(1), &["db"])), ("db", with_volume(svc(1), "data")), ("web", svc(1))]);
+    let joined = check(&s, &ns, &first.assignments, expect![[r#"
+        demo/api#1 -> h2
+        demo/db#1 -> h2
+        demo/web#1 -> h3
+    "#]]);
+    assert_eq!(place(&s, &ns, &joined.assignments), joined);
+    // Scaling db up adds slots elsewhere without moving the kept group.
+    let mut db = with_volume(svc(2), "data");
+    db.x_roost = Some(serde_json::json!({ "together": ["api"] }));
+    let s = stacks(vec![("api", svc(1)), ("db", db), ("web", svc(1))]);
+    check(&s, &ns, &joined.assignments, expect![[r#"
+        demo/api#1 -> h2
+        demo/db#1 -> h2
+        demo/db#2 -> h2
+        demo/web#1 -> h3
+    "#]]);
+}
+
+#[test]
+fn links_show_cross_node_dependencies_and_split_pairs() {
+    use roost_core::placement::links::links;
+    use roost_core::status::ReplicaStatus;
+    let mut app = svc(2);
+    app.depends_on.insert("db".into(), roost_spec::Dependency { condition: roost_spec::DependencyCondition::ServiceStarted, required: true });
+    let s = stacks(vec![("app", app), ("db", svc(1)), ("vpn", sharing(svc(1), "db")), ("a", together(svc(1), &["b"])), ("b", svc(1))]);
+    let row = |service: &str, slot: u32, node: &str| ReplicaStatus {
+        stack: "demo".into(),
+        service: service.into(),
+        slot,
+        node: node.into(),
+        container_id: None,
+        state: "running".into(),
+        health: "none".into(),
+        ports: vec![],
+        up_to_date: true,
+        desired: true,
+        ready: true,
+        failed: false,
+        note: None,
+    };
+    let rows = [row("app", 1, "h1"), row("app", 2, "h3"), row("db", 1, "h3"), row("vpn", 1, "h3"), row("a", 1, "h1"), row("b", 1, "h2")];
+    let text: String = links(&s, &rows).iter().map(|l| format!("{} {l}\n", if l.cross_node { "cross" } else { "local" })).collect();
+    expect![[r#"
+        cross app (h1, h3) -> db (h3)
+        local vpn (h3) shares db's network
+        cross a (h1) <-> b (h2): split, but x-roost together needs one node
+    "#]]
+    .assert_eq(&text);
+}
+
 // ---- properties ----
 
 const CONSTRAINTS: [&str; 5] = ["node.role==manager", "node.labels.zone==a", "node.labels.zone!=b", "node.hostname!=n1", "node.id != 3"];
@@ -454,8 +653,24 @@ proptest! {
         ns in (1..6_u64).prop_flat_map(|n| (1..=n).map(arb_node).collect::<Vec<_>>()),
         services in prop::collection::vec(arb_service(), 1..5),
         current_seed in prop::collection::vec(0..7_u64, 20),
+        relations in prop::collection::vec((0..4_usize, 0..4_usize, any::<bool>()), 0..3),
     ) {
-        let s = stacks(services.into_iter().enumerate().map(|(i, sv)| (["a", "b", "c", "d"][i], sv)).collect());
+        const NAMES: [&str; 4] = ["a", "b", "c", "d"];
+        let mut services = services;
+        // Sometimes `x-roost together` (true) or `network_mode: service:X` (false).
+        for (i, j, is_together) in relations {
+            if i >= services.len() || j >= services.len() || i == j {
+                continue;
+            }
+            if is_together {
+                let mut with: Vec<String> = together_of(&services[i]).into_iter().map(str::to_owned).collect();
+                with.push(NAMES[j].into());
+                services[i] = together(services[i].clone(), &with.iter().map(String::as_str).collect::<Vec<_>>());
+            } else {
+                services[i] = sharing(services[i].clone(), NAMES[j]);
+            }
+        }
+        let s = stacks(services.into_iter().enumerate().map(|(i, sv)| (NAMES[i], sv)).collect());
         let slots: Vec<SlotKey> = s["demo"].services.iter()
             .flat_map(|(name, sv)| (1..=sv.replicas).map(move |i| SlotKey::new("demo", name, i)))
             .collect();
@@ -478,10 +693,38 @@ proptest! {
             let n = ns.iter().find(|n| n.id == id).unwrap();
             prop_assert!(cpus <= n.cpus + 1e-6 && mem <= n.memory_bytes, "{} over capacity", n.name);
         }
+        // Kept together: both slots of a pair, when placed, are on one node.
+        let stack = &s["demo"];
+        let groups = together_groups(stack);
+        let mut pairs: Vec<(&str, &str)> = Vec::new();
+        for (name, sv) in &stack.services {
+            pairs.extend(groups[name.as_str()].iter().filter(|o| **o != name.as_str()).map(|o| (name.as_str(), *o)));
+            if let Some(x) = network_anchor(sv) {
+                pairs.push((name.as_str(), x));
+            }
+        }
+        for (a, b) in &pairs {
+            let (ra, rb) = (stack.services[*a].replicas, stack.services[*b].replicas);
+            if rb == 0 {
+                continue;
+            }
+            for i in 1..=ra {
+                let (ka, kb) = (SlotKey::new("demo", a, i), SlotKey::new("demo", b, partner_slot(i, rb)));
+                if let (Some(x), Some(y)) = (p.assignments.get(&ka), p.assignments.get(&kb)) {
+                    prop_assert_eq!(x, y, "{} and {} are kept together but split", ka, kb);
+                }
+                if network_anchor(&stack.services[*a]) == Some(*b) && p.assignments.contains_key(&ka) {
+                    prop_assert!(p.assignments.contains_key(&kb), "{} placed without {}", ka, kb);
+                }
+            }
+        }
         // Hysteresis: a slot without reservations (so room is never the issue) stays on
-        // its current node while that node is eligible.
+        // its current node while that node is eligible, unless it must join others.
         for (k, id) in &current {
             let sv = &s["demo"].services[&k.service];
+            if groups[k.service.as_str()].len() > 1 || network_anchor(sv).is_some() {
+                continue;
+            }
             if let Some(n) = ns.iter().find(|n| n.id == *id) {
                 if eligible(sv, n) && sv.resources.reservations.is_empty() {
                     prop_assert_eq!(p.assignments.get(k), Some(id), "{} left an eligible node", k);

@@ -79,7 +79,15 @@ pub fn container_config(
     let (binds, mounts, anonymous, tmpfs) = mounts(stack, svc)?;
 
     let network_mode = svc.network_mode.as_ref().map(|m| match m.strip_prefix("service:") {
-        Some(other) => format!("container:{}", labels::container_name(&stack.name, other, 1)),
+        // Placement puts slot i beside the other service's slot i (or its slot 1).
+        Some(other) => format!(
+            "container:{}",
+            labels::container_name(
+                &stack.name,
+                other,
+                roost_core::placement::partner_slot(slot, stack.services.get(other).map_or(1, |x| x.replicas))
+            )
+        ),
         None => m.clone(),
     });
     let networking_config = if network_mode.is_some() {

@@ -2,6 +2,7 @@
 //! defaults filled, paths made absolute. Whatever roost parses but cannot honour yet
 //! becomes a warning naming the key and line, never a silent drop.
 
+mod colocate;
 mod deploy;
 pub mod parse;
 mod routes;
@@ -269,6 +270,7 @@ pub(crate) fn stack(ctx: &mut Ctx<'_>, root: &Node) -> Stack {
         }
     }
     routes::duplicates(ctx, &st);
+    colocate::cycles(ctx, root, &st);
     for svc in st.services.values() {
         for net in svc.networks.keys() {
             let decl = declared_nets.get(net).cloned().unwrap_or_default();

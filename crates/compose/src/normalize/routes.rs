@@ -11,7 +11,7 @@ use roost_spec::{Service, Stack};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Keys of a service's `x-roost` mapping roost reads; others are warned about.
-pub const X_ROOST_KEYS: &[&str] = &["singleton", "pin_to_volume", "routes"];
+pub const X_ROOST_KEYS: &[&str] = &["singleton", "pin_to_volume", "routes", "together"];
 
 /// Where one label is written.
 #[derive(Clone, Copy)]

@@ -1,7 +1,7 @@
 //! One service mapping to [`roost_spec::Service`]. The key lists at the top are the
 //! contract tested against the schema: every service key is either handled or warned.
 
-use super::{deploy, parse, routes, Ctx};
+use super::{colocate, deploy, parse, routes, Ctx};
 use crate::yaml::{Node, Value};
 use roost_spec::{Dependency, DependencyCondition, FileRef, Mount, MountKind, PullPolicy, Service, ServiceNetwork};
 use std::collections::BTreeMap;
@@ -44,7 +44,7 @@ pub(crate) fn service(ctx: &mut Ctx<'_>, name: &str, n: &Node) -> Option<Service
     let mut deploy_node = None;
     let mut restart_node = None;
     let mut networks_given = false;
-    let (mut labels_node, mut x_roost_node) = (None, None);
+    let (mut labels_node, mut x_roost_node, mut network_mode_node) = (None, None, None);
     for (k, v) in n.entries() {
         let p = format!("{base}.{}", k.name);
         let p = p.as_str();
@@ -84,7 +84,10 @@ pub(crate) fn service(ctx: &mut Ctx<'_>, name: &str, n: &Node) -> Option<Service
                 networks_given = true;
                 networks(ctx, v, p, &mut s.networks);
             }
-            "network_mode" => s.network_mode = ctx.string(v, p),
+            "network_mode" => {
+                network_mode_node = Some(v);
+                s.network_mode = ctx.string(v, p);
+            }
             "depends_on" => depends_on(ctx, name, v, p, &mut s.depends_on),
             "healthcheck" => s.healthcheck = deploy::healthcheck(ctx, v, p),
             "restart" => restart_node = Some(v),
@@ -245,6 +248,7 @@ pub(crate) fn service(ctx: &mut Ctx<'_>, name: &str, n: &Node) -> Option<Service
     // After `deploy` (its labels count too, below `labels:`) and `ports`/`expose`.
     let label_nodes: Vec<&Node> = labels_node.into_iter().chain(deploy_node.and_then(|d| d.get("labels"))).collect();
     routes::service(ctx, name, &mut s, &label_nodes, x_roost_node);
+    colocate::service(ctx, name, x_roost_node, network_mode_node);
     s.image = match (image, build) {
         (Some(img), Some(b)) => {
             ctx.warn(b.pos, &format!("{base}.build"), format!("roost does not build images; image `{img}` is used as is"));
