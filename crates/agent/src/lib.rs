@@ -13,6 +13,7 @@ pub mod fence;
 mod cluster_api;
 pub mod ingress;
 mod logs;
+pub mod mesh;
 mod probe;
 pub mod reconcile_loop;
 mod resources;
@@ -72,6 +73,8 @@ pub struct Agent {
     pub(crate) seen: Mutex<BTreeMap<u64, Instant>>,
     /// This node's proxy and certificates.
     pub(crate) ingress: ingress::Ingress,
+    /// This node's share of the cluster network (service names and addresses).
+    pub(crate) mesh: mesh::Mesh,
     /// See [`AgentConfig::down_after`].
     pub(crate) down_after: std::time::Duration,
     /// Whether this process ran without a freeze lately (see [`stall`]).
@@ -172,7 +175,9 @@ impl Agent {
         if self.cluster.info.witness {
             return Default::default();
         }
-        self.cluster.state().stacks.into_values().map(|s| (s.spec.name.clone(), s.spec)).collect()
+        // Wired for the cluster network (its DNS, `SERVICE.STACK` aliases) on one node
+        // as on many, so a stack never changes when a node joins.
+        self.cluster.state().stacks.into_values().map(|s| (s.spec.name.clone(), roost_net::wire::wire(&s.spec))).collect()
     }
 
     /// Milliseconds since the agent started: the reconciler's clock.
@@ -248,8 +253,10 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
 
     let mut ingress_tasks = Vec::new();
     let ingress = ingress::start(&config.ingress, &mut ingress_tasks).await?;
+    let (mesh, mesh_listeners) = mesh::bind(&agent_id).await?;
     let agent = Arc::new(Agent {
         ingress,
+        mesh,
         node: config.node_name,
         agent_id,
         docker_host: config.docker_host,
@@ -274,6 +281,7 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
     let applied = tokio::spawn(wake_on_apply(agent.clone()));
     let mut background = vec![loop_task, applied, tokio::spawn(rollout::run(agent.clone()))];
     background.extend(ingress_tasks);
+    mesh::spawn(&agent, mesh_listeners, &mut background);
     if let Some(v) = config.vip.clone() {
         background.push(tokio::spawn(vip::run(agent.clone(), v)));
     }
@@ -285,7 +293,9 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
     if let Some(listener) = tcp {
         tracing::info!(listen = %listener.local_addr()?, advertise = %agent.cluster.info.addr, "cluster port open (mutual TLS)");
         let tls = agent.cluster.server_tls.clone();
-        background.push(tokio::spawn(peer::serve(listener, tls, cluster_api::peer_router(agent.clone()))));
+        let tunnels = agent.clone();
+        let tunnel: peer::TunnelHandler = Arc::new(move |tls, peer| Box::pin(mesh::tunnel::accept(tunnels.clone(), tls, peer)));
+        background.push(tokio::spawn(peer::serve(listener, tls, cluster_api::peer_router(agent.clone()), tunnel)));
         fence::spawn(&config.data_dir, agent.docker_host.as_deref(), &agent.agent_id);
         background.push(tokio::spawn(stall::run(agent.stall.clone())));
         background.push(tokio::spawn(campaign::run(agent.clone())));
@@ -300,6 +310,7 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
     if let Some(v) = &config.vip {
         vip::release(v, &agent.cluster.info.addr);
     }
+    mesh::remove_rules(&agent.mesh);
     agent.cluster.node().shutdown().await;
     let _ = std::fs::remove_file(&socket);
     Ok(())

@@ -39,6 +39,11 @@ impl TlsTransport {
         Arc::new(TlsTransport { config: RwLock::new(config), pool: Arc::default() })
     }
 
+    /// The client config in force (this node's cluster identity).
+    pub fn client_config(&self) -> Arc<rustls::ClientConfig> {
+        self.config.read().expect("config lock").clone()
+    }
+
     pub fn set_config(&self, config: Arc<rustls::ClientConfig>) {
         *self.config.write().expect("config lock") = config;
         self.pool.lock().expect("pool lock").clear();
@@ -138,9 +143,15 @@ impl Transport for TlsTransport {
     }
 }
 
+/// What takes a connection that chose the tunnel protocol (ALPN
+/// [`roost_net::tunnel::ALPN`]), with the peer's node id when it presented a cluster
+/// certificate.
+pub type TunnelHandler = Arc<dyn Fn(tokio_rustls::server::TlsStream<tokio::net::TcpStream>, Option<u64>) -> BoxFuture<()> + Send + Sync>;
+
 /// Serves `router` on `listener` with TLS from `tls` (read per connection, so a join
-/// can swap the identity), tagging each connection with its [`Peer`].
-pub async fn serve(listener: tokio::net::TcpListener, tls: Arc<RwLock<Arc<rustls::ServerConfig>>>, router: Router) {
+/// can swap the identity), tagging each connection with its [`Peer`]; connections that
+/// negotiated the tunnel protocol go to `tunnel` instead.
+pub async fn serve(listener: tokio::net::TcpListener, tls: Arc<RwLock<Arc<rustls::ServerConfig>>>, router: Router, tunnel: TunnelHandler) {
     loop {
         let (tcp, remote) = match listener.accept().await {
             Ok(c) => c,
@@ -152,6 +163,7 @@ pub async fn serve(listener: tokio::net::TcpListener, tls: Arc<RwLock<Arc<rustls
         };
         let acceptor = tokio_rustls::TlsAcceptor::from(tls.read().expect("tls lock").clone());
         let router = router.clone();
+        let tunnel = tunnel.clone();
         tokio::spawn(async move {
             let tls = match tokio::time::timeout(Duration::from_secs(5), acceptor.accept(tcp)).await {
                 Ok(Ok(t)) => t,
@@ -167,10 +179,18 @@ pub async fn serve(listener: tokio::net::TcpListener, tls: Arc<RwLock<Arc<rustls
                 .peer_certificates()
                 .and_then(|certs| certs.first())
                 .and_then(|c| roost_pki::peer_node_id(c.as_ref()));
+            if tls.get_ref().1.alpn_protocol() == Some(roost_net::tunnel::ALPN) {
+                let _ = tcp_nodelay(&tls);
+                return tunnel(tls, peer).await;
+            }
             let service = hyper_util::service::TowerToHyperService::new(router.layer(axum::Extension(Peer(peer))));
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(tls), service)
                 .await;
         });
     }
+}
+
+fn tcp_nodelay(tls: &tokio_rustls::server::TlsStream<tokio::net::TcpStream>) -> std::io::Result<()> {
+    tls.get_ref().0.set_nodelay(true)
 }

@@ -114,6 +114,11 @@ pub struct ClusterState {
     /// ACME HTTP-01 answers of orders under way: token → key authorization.
     #[serde(default)]
     pub challenges: BTreeMap<String, String>,
+    /// The cluster network's address of every service (`STACK/SERVICE`, see
+    /// [`roost_net::addr`]), of the current and the previous version of each stack, so
+    /// a rollback keeps them too. Kept by [`ClusterState::apply`] itself.
+    #[serde(default)]
+    pub service_addrs: BTreeMap<String, std::net::Ipv4Addr>,
 }
 
 /// The cluster CA, replicated so any leader can sign joining nodes.
@@ -132,6 +137,26 @@ impl std::fmt::Debug for CaKeys {
 impl ClusterState {
     /// Applies one command. Deterministic: every replica computes the same result.
     pub fn apply(&mut self, command: &Command) -> CommandResponse {
+        let response = self.apply_command(command);
+        if matches!(command, Command::PutStack { .. } | Command::RemoveStack { .. } | Command::Rollback { .. }) {
+            self.allocate_service_addrs();
+        }
+        response
+    }
+
+    /// Gives every service of every stack (current and previous version) an address,
+    /// keeping the ones it has, and frees the rest.
+    fn allocate_service_addrs(&mut self) {
+        let wanted = self
+            .stacks
+            .values()
+            .flat_map(|s| std::iter::once(&s.spec).chain(s.previous.as_ref()))
+            .flat_map(|spec| spec.services.keys().map(|svc| roost_net::addr::key(&spec.name, svc)))
+            .collect();
+        self.service_addrs = roost_net::addr::allocate(&self.service_addrs, &wanted);
+    }
+
+    fn apply_command(&mut self, command: &Command) -> CommandResponse {
         match command {
             Command::PutStack { stack, node } => {
                 let old = self.stacks.get(&stack.name);
@@ -227,8 +252,29 @@ mod tests {
         assert!(s.apply(&Command::RemoveStack { name: "app".into() }).removed);
         assert!(!s.apply(&Command::RemoveStack { name: "app".into() }).removed);
 
+        assert!(s.service_addrs.is_empty(), "a removed stack frees its addresses");
+
         s.apply(&Command::SetCa { cert_pem: "a".into(), key_pem: "k".into() });
         s.apply(&Command::SetCa { cert_pem: "b".into(), key_pem: "k".into() });
         assert_eq!(s.ca.as_ref().unwrap().cert_pem, "a");
+    }
+
+    #[test]
+    fn services_get_addresses_that_survive_updates_and_rollback() {
+        use roost_spec::Service;
+        let mut s = ClusterState::default();
+        let stack = |services: &[&str]| Stack {
+            name: "app".into(),
+            services: services.iter().map(|n| (n.to_string(), Service::default())).collect(),
+            ..Default::default()
+        };
+        s.apply(&Command::PutStack { stack: stack(&["web", "db"]), node: 1 });
+        let db = s.service_addrs["app/db"];
+        // v2 drops db: it keeps its address while v1 is the rollback target.
+        s.apply(&Command::PutStack { stack: stack(&["web", "cache"]), node: 1 });
+        assert_eq!(s.service_addrs["app/db"], db);
+        s.apply(&Command::Rollback { name: "app".into(), automatic: false });
+        assert_eq!(s.service_addrs["app/db"], db);
+        assert_eq!(s.service_addrs.len(), 3);
     }
 }

@@ -20,6 +20,12 @@ pub struct ObservedResource {
     pub stack: String,
     /// Compose-side name (`default`, `db-data`).
     pub resource: String,
+    /// Networks only: the host's interface for it (`br-<id>`) and its IPv4 subnet
+    /// (`172.18.0.0/16`), which the cluster network needs to steer its containers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<String>,
 }
 
 /// A container labelled [`crate::labels::MANAGED`], as its labels and state say.
@@ -37,6 +43,10 @@ pub struct ObservedContainer {
     pub ports: Vec<String>,
     /// Unix seconds the container was created.
     pub created: i64,
+    /// The container's IPv4 address on each network it joined, by Docker network name.
+    /// The cluster network reaches a replica there (from its own node only).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub addresses: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

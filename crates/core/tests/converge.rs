@@ -16,12 +16,12 @@ fn apply(stack: &roost_spec::Stack, observed: &mut Observed, actions: &[Action],
             Action::EnsureNetwork { stack: s, network } => observed.networks.push(ObservedResource {
                 name: stack.docker_network_name(network),
                 stack: s.clone(),
-                resource: network.clone(),
+                resource: network.clone(), interface: None, subnet: None
             }),
             Action::EnsureVolume { stack: s, volume } => observed.volumes.push(ObservedResource {
                 name: stack.docker_volume_name(volume),
                 stack: s.clone(),
-                resource: volume.clone(),
+                resource: volume.clone(), interface: None, subnet: None
             }),
             Action::Create { slot, config_hash } => {
                 *next_id += 1;
@@ -76,10 +76,11 @@ proptest! {
                 health: if state == 5 { Health::Unhealthy } else { Health::Healthy },
                 ports: vec![],
                 created,
+                addresses: Default::default(),
             });
         }
-        observed.networks.push(ObservedResource { name: "old_default".into(), stack: "old".into(), resource: "default".into() });
-        observed.volumes.push(ObservedResource { name: "old_data".into(), stack: "old".into(), resource: "data".into() });
+        observed.networks.push(ObservedResource { name: "old_default".into(), stack: "old".into(), resource: "default".into() , interface: None, subnet: None});
+        observed.volumes.push(ObservedResource { name: "old_data".into(), stack: "old".into(), resource: "data".into() , interface: None, subnet: None});
 
         let mut r = Reconciler::new();
         let mut next_id = 0;

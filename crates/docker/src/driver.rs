@@ -163,13 +163,18 @@ impl Driver {
         let resource = |name: String, l: Option<&HashMap<String, String>>| ObservedResource {
             name,
             stack: l.and_then(|l| l.get(labels::STACK)).cloned().unwrap_or_default(),
-            resource: l.and_then(|l| l.get(labels::RESOURCE)).cloned().unwrap_or_default(),
+            resource: l.and_then(|l| l.get(labels::RESOURCE)).cloned().unwrap_or_default(), interface: None, subnet: None
         };
         let mut observed = Observed {
             containers: containers.iter().map(observed_container).collect(),
             networks: networks
                 .into_iter()
-                .map(|n| resource(n.name.clone().unwrap_or_default(), n.labels.as_ref()))
+                .map(|n| {
+                    let mut r = resource(n.name.clone().unwrap_or_default(), n.labels.as_ref());
+                    r.interface = crate::status::bridge_interface(&n);
+                    r.subnet = crate::status::ipv4_subnet(&n);
+                    r
+                })
                 .collect(),
             volumes: volumes
                 .volumes

@@ -123,7 +123,19 @@ pub fn observed_container(c: &ContainerSummary) -> ObservedContainer {
         .collect();
     ports.sort();
     ports.dedup();
+    let addresses = c
+        .network_settings
+        .as_ref()
+        .and_then(|n| n.networks.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, e)| {
+            let ip = e.ip_address.as_deref().filter(|ip| !ip.is_empty())?;
+            Some((name.clone(), ip.to_owned()))
+        })
+        .collect();
     ObservedContainer {
+        addresses,
         id: c.id.clone().unwrap_or_default(),
         name: c
             .names
@@ -209,4 +221,28 @@ mod tests {
         assert_eq!(o.ports, vec!["0.0.0.0:8080->80/tcp".to_string()]);
         assert_eq!(o.created, 1700000000);
     }
+}
+
+/// The host interface of a bridge network: the one its options name, else Docker's
+/// `br-` plus the first 12 hex digits of its id (the default bridge is `docker0`).
+pub fn bridge_interface(n: &bollard::models::Network) -> Option<String> {
+    if n.driver.as_deref() != Some("bridge") {
+        return None;
+    }
+    if let Some(name) = n.options.as_ref().and_then(|o| o.get("com.docker.network.bridge.name")) {
+        return Some(name.clone());
+    }
+    let id = n.id.as_deref()?;
+    (id.len() >= 12).then(|| format!("br-{}", &id[..12]))
+}
+
+/// The network's first IPv4 subnet, as `ADDR/PREFIX`.
+pub fn ipv4_subnet(n: &bollard::models::Network) -> Option<String> {
+    n.ipam
+        .as_ref()?
+        .config
+        .as_ref()?
+        .iter()
+        .filter_map(|c| c.subnet.clone())
+        .find(|s| s.contains('.'))
 }

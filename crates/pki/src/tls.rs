@@ -20,7 +20,7 @@ use crate::ca::{der_fingerprint, parse_cert};
 use crate::{NodeIdentity, PkiError};
 
 /// ALPN protocols the node server offers, in preference order.
-pub const ALPN_PROTOCOLS: [&[u8]; 2] = [b"h2", b"http/1.1"];
+pub const ALPN_PROTOCOLS: [&[u8]; 3] = [b"h2", b"http/1.1", b"roost-tunnel/1"];
 
 /// The ring crypto provider every roost TLS config uses.
 pub fn provider() -> Arc<CryptoProvider> {
@@ -38,7 +38,8 @@ pub fn provider() -> Arc<CryptoProvider> {
 /// TLS client (a node joining with a token, a remote CLI with a token) gets
 /// through and must be restricted by the HTTP layer — check
 /// `peer_certificates()` and [`crate::peer_node_id`] there. ALPN: `h2`,
-/// `http/1.1`. TLS 1.3 and 1.2.
+/// `http/1.1`, and `roost-tunnel/1` (the cluster network's tunnels between agents,
+/// see roost-net). TLS 1.3 and 1.2.
 ///
 /// # Errors
 /// [`PkiError::Pem`] if a certificate or the key cannot be read,

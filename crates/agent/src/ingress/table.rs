@@ -106,6 +106,7 @@ mod tests {
             health,
             ports: ports.iter().map(|p| p.to_string()).collect(),
             created: 0,
+            addresses: Default::default(),
         }
     }
 

@@ -62,6 +62,7 @@ pub fn container(stack: &Stack, service: &str, slot: u32, state: ContainerState,
         health,
         ports: vec![],
         created: 100,
+        addresses: Default::default(),
     }
 }
 
@@ -87,14 +88,14 @@ pub fn resources(stack: &Stack, o: &mut Observed) {
         o.networks.push(ObservedResource {
             name: stack.docker_network_name(n),
             stack: stack.name.clone(),
-            resource: n.clone(),
+            resource: n.clone(), interface: None, subnet: None
         });
     }
     for v in stack.volumes.keys() {
         o.volumes.push(ObservedResource {
             name: stack.docker_volume_name(v),
             stack: stack.name.clone(),
-            resource: v.clone(),
+            resource: v.clone(), interface: None, subnet: None
         });
     }
 }

@@ -1,0 +1,68 @@
+//! What the cluster network adds to a stack before its containers are made: the
+//! agent's DNS as every networked service's first resolver (Docker's embedded DNS
+//! forwards names it does not know there), and the `SERVICE.STACK` alias on every
+//! network, so that name resolves on the replica's own node as it does elsewhere.
+//!
+//! Pure and the same on every node, so the config hash (which covers these fields)
+//! agrees across nodes; a service that already has the fields is left as it is.
+
+use crate::DNS_ADDR;
+use roost_spec::Stack;
+
+pub fn wire(stack: &Stack) -> Stack {
+    let mut out = stack.clone();
+    for (name, svc) in &mut out.services {
+        if svc.network_mode.is_some() || svc.networks.is_empty() {
+            continue;
+        }
+        let dns = DNS_ADDR.to_string();
+        if !svc.dns.contains(&dns) {
+            svc.dns.insert(0, dns);
+        }
+        let qualified = format!("{name}.{}", stack.name);
+        for net in svc.networks.values_mut() {
+            if !net.aliases.contains(&qualified) {
+                net.aliases.push(qualified.clone());
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use roost_spec::{Service, ServiceNetwork};
+
+    #[test]
+    fn networked_services_get_the_agent_dns_first_and_a_qualified_alias() {
+        let stack = Stack {
+            name: "app".into(),
+            services: [
+                (
+                    "db".to_string(),
+                    Service {
+                        dns: vec!["1.1.1.1".into()],
+                        networks: [("default".to_string(), ServiceNetwork::default())].into(),
+                        ..Default::default()
+                    },
+                ),
+                (
+                    "tool".to_string(),
+                    Service {
+                        network_mode: Some("host".into()),
+                        ..Default::default()
+                    },
+                ),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        let wired = wire(&stack);
+        let db = &wired.services["db"];
+        assert_eq!(db.dns, vec!["10.213.0.53".to_string(), "1.1.1.1".into()]);
+        assert_eq!(db.networks["default"].aliases, vec!["db.app".to_string()]);
+        assert_eq!(wired.services["tool"], stack.services["tool"]);
+        assert_eq!(wire(&wired), wired, "wiring twice changes nothing");
+    }
+}
