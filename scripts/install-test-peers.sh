@@ -16,6 +16,10 @@ need_pkgs=()
 { command -v pebble && command -v pebble-challtestsrv; } >/dev/null 2>&1 || need_pkgs+=(pebble)
 # Gratuitous ARP for the floating address (--vip) in the cluster tests.
 command -v arping >/dev/null 2>&1 || need_pkgs+=(iputils-arping)
+# The cluster network test captures the testbed bridge to prove no plaintext crosses it.
+command -v tcpdump >/dev/null 2>&1 || need_pkgs+=(tcpdump)
+# iptables-restore steers containers to the agent (docker.io pulls it in; be explicit).
+command -v iptables-restore >/dev/null 2>&1 || need_pkgs+=(iptables)
 
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   echo "install-test-peers: installing ${need_pkgs[*]}" >&2

@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-docker.sh
 bash scripts/install-test-peers.sh
 bash scripts/build-test-images.sh
+bash scripts/build-app-image.sh
 
 # Test binaries run one after another (cargo's default): the engine tests and the
 # agent tests must not share the engine at the same time.
