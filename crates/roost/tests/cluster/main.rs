@@ -6,6 +6,7 @@
 mod failover;
 mod https;
 mod ingress;
+mod network;
 mod strangers;
 
 use std::process::{Command, Output};
