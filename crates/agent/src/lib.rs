@@ -276,6 +276,7 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         pass: Default::default(),
         started: Instant::now(),
     });
+    agent.ingress.dial.set_agent(Arc::downgrade(&agent));
     tracing::info!(socket = %socket.display(), node = %agent.node, "roost agent listening");
     let loop_task = tokio::spawn(reconcile_loop::run(agent.clone()));
     let applied = tokio::spawn(wake_on_apply(agent.clone()));

@@ -47,6 +47,10 @@ pub struct ObservedContainer {
     /// The cluster network reaches a replica there (from its own node only).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub addresses: std::collections::BTreeMap<String, String>,
+    /// The TCP ports the container exposes (published or not), so the ingress can
+    /// reach a route without a port at the image's single one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exposed: Vec<u16>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

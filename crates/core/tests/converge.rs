@@ -77,6 +77,7 @@ proptest! {
                 ports: vec![],
                 created,
                 addresses: Default::default(),
+                exposed: vec![],
             });
         }
         observed.networks.push(ObservedResource { name: "old_default".into(), stack: "old".into(), resource: "default".into() , interface: None, subnet: None});

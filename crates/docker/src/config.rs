@@ -106,9 +106,6 @@ pub fn container_config(
         mounts: some_vec(mounts),
         tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
         port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
-        // A route without a port uses the image's single EXPOSEd port: publish what
-        // the image exposes so the proxy can reach it.
-        publish_all_ports: svc.routes.iter().any(|r| r.port.is_none()).then_some(true),
         restart_policy: Some(RestartPolicy {
             name: Some(RestartPolicyNameEnum::NO),
             maximum_retry_count: None,
@@ -263,14 +260,10 @@ fn ports(svc: &Service) -> (Vec<String>, HashMap<String, Option<Vec<PortBinding>
             },
         );
     }
-    // Routed ports must be reachable by every node's proxy: publish each on a port the
-    // engine picks, on all addresses, unless the file already publishes it there.
+    // Routed ports are exposed (not published): every node's proxy reaches replicas over
+    // the cluster network, so nothing is open on the LAN that the file does not publish.
     for port in svc.routes.iter().filter_map(|r| r.port) {
         let key = format!("{port}/tcp");
-        let list = bindings.entry(key.clone()).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new);
-        if !list.iter().any(|b| b.host_ip.as_deref().is_none_or(|ip| ip == "0.0.0.0" || ip == "::")) {
-            list.push(PortBinding { host_ip: None, host_port: Some(String::new()) });
-        }
         if !exposed.contains(&key) {
             exposed.push(key);
         }

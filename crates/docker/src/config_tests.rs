@@ -412,3 +412,38 @@ fn content_secrets_and_unknown_names_are_errors() {
     stack.secrets.clear();
     assert!(matches!(container_config(&stack, "web", 1, "h"), Err(DriverError::InvalidSpec { .. })));
 }
+
+#[test]
+fn routed_ports_are_exposed_never_published() {
+    let mut web = Service {
+        image: s("img"),
+        ports: vec![Port { target: 9000, published: Some(s("19000")), host_ip: None, protocol: s("tcp") }],
+        ..Default::default()
+    };
+    web.routes = serde_json::from_str(
+        r#"[{"name":"a","rule":"Host(`a.lan`)","port":8080,"tls":"off","entrypoints":{"http":true}},
+            {"name":"b","rule":"Host(`b.lan`)","tls":"off","entrypoints":{"http":true}}]"#,
+    )
+    .unwrap();
+    let stack = Stack { name: s("demo"), services: BTreeMap::from([(s("web"), web)]), ..Default::default() };
+    let body = container_config(&stack, "web", 1, "h").unwrap();
+    let host = body.host_config.unwrap();
+    // Only the file's own `ports:` entry is bound; the routed port is exposed for the
+    // proxy, which reaches it over the cluster network, and nothing is published for
+    // a route without a port.
+    check(&(body.exposed_ports, host.port_bindings, host.publish_all_ports), expect![[r#"
+        [
+          [
+            "9000/tcp",
+            "8080/tcp"
+          ],
+          {
+            "9000/tcp": [
+              {
+                "HostPort": "19000"
+              }
+            ]
+          },
+          null
+        ]"#]]);
+}

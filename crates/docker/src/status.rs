@@ -134,7 +134,17 @@ pub fn observed_container(c: &ContainerSummary) -> ObservedContainer {
             Some((name.clone(), ip.to_owned()))
         })
         .collect();
+    let mut exposed: Vec<u16> = c
+        .ports
+        .iter()
+        .flatten()
+        .filter(|p| p.typ.is_none_or(|t| t.to_string() == "tcp"))
+        .map(|p| p.private_port)
+        .collect();
+    exposed.sort_unstable();
+    exposed.dedup();
     ObservedContainer {
+        exposed,
         addresses,
         id: c.id.clone().unwrap_or_default(),
         name: c

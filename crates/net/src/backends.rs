@@ -99,6 +99,7 @@ mod tests {
             } else {
                 [("app_default".to_string(), ip.to_string())].into()
             },
+            exposed: vec![],
         }
     }
 

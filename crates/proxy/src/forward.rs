@@ -136,7 +136,7 @@ async fn forward(
         let outcome = if upgrade {
             let req = request(&parts.method, uri, &headers, Empty::<Bytes>::new());
             within(
-                ws::send(addr, req, cfg.connect_timeout),
+                ws::send(&*inner.dialer, addr, req, cfg.connect_timeout),
                 &meter,
                 cfg.response_timeout,
             )

@@ -74,6 +74,7 @@
 mod acme;
 mod attempt;
 mod body;
+mod dial;
 mod error;
 mod forward;
 mod headers;
@@ -87,6 +88,7 @@ mod ws;
 
 pub use acme::Challenges;
 pub use body::{BoxError, ProxyBody};
+pub use dial::{BoxStream, Dial, DialFuture, TcpDial};
 pub use error::ProxyError;
 pub use proxy::{Config, Proxy};
 pub use serve::{serve_http, serve_https};

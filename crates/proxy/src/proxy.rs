@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
@@ -74,16 +73,21 @@ pub(crate) struct Inner {
     pub config: Config,
     table: RwLock<Arc<Compiled>>,
     pub balancer: Balancer,
-    pub client: Client<HttpConnector, OutBody>,
+    pub client: Client<crate::dial::Connector, OutBody>,
+    pub dialer: Arc<dyn crate::dial::Dial>,
     pub challenges: Arc<Challenges>,
 }
 
 impl Proxy {
-    /// A proxy with an empty table (every request gets a 404).
+    /// A proxy with an empty table (every request gets a 404) that reaches backends
+    /// over plain TCP.
     pub fn new(config: Config) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(config.connect_timeout));
-        connector.set_nodelay(true);
+        Proxy::with_dialer(config, Arc::new(crate::dial::TcpDial))
+    }
+
+    /// A proxy that opens backend connections with `dialer`.
+    pub fn with_dialer(config: Config, dialer: Arc<dyn crate::dial::Dial>) -> Self {
+        let connector = crate::dial::Connector { dialer: dialer.clone(), timeout: config.connect_timeout };
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(config.backend_idle_timeout)
@@ -98,6 +102,7 @@ impl Proxy {
             table: RwLock::default(),
             balancer,
             client,
+            dialer,
             challenges: Arc::default(),
         };
         Proxy {

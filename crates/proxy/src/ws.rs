@@ -10,7 +10,6 @@ use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
 use crate::attempt::Failure;
 use crate::lb::InFlight;
@@ -22,20 +21,21 @@ use crate::lb::InFlight;
 /// # Cancel safety
 /// Dropping the future drops the connection; nothing else is left behind.
 pub(crate) async fn send(
+    dialer: &dyn crate::dial::Dial,
     addr: SocketAddr,
     req: Request<Empty<Bytes>>,
     connect_timeout: Duration,
 ) -> Result<Response<Incoming>, Failure> {
-    let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect(addr)).await {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(e)) => {
+    // Dialers set TCP_NODELAY: small frames (chat messages, keystrokes) should not
+    // wait for Nagle.
+    let stream = match crate::dial::dial(dialer, addr, connect_timeout).await {
+        Ok(stream) => stream,
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return Err(Failure::Connect { timed_out: true }),
+        Err(e) => {
             tracing::debug!(%addr, error = %e, "upgrade: connect failed");
             return Err(Failure::Connect { timed_out: false });
         }
-        Err(_) => return Err(Failure::Connect { timed_out: true }),
     };
-    // Small frames (chat messages, keystrokes) should not wait for Nagle.
-    let _ = stream.set_nodelay(true);
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| {

@@ -3,7 +3,7 @@
 //!
 //! Routes come from the desired stacks in the replicated state; backends from what
 //! every node reports running (probe answers carry each node's containers with their
-//! published ports). The table is rebuilt every [`REFRESH`], so a node whose reports
+//! addresses and exposed ports), reached over the cluster network ([`dial`]). The table is rebuilt every [`REFRESH`], so a node whose reports
 //! stop (down after `--down-after`) leaves the pool by itself, and the proxy's passive
 //! ejection takes a dead replica out at its first failed connect.
 //!
@@ -14,6 +14,7 @@
 
 pub mod cert_api;
 pub mod certs;
+pub mod dial;
 mod need;
 pub mod sync;
 pub mod table;
@@ -46,6 +47,8 @@ impl Default for Listen {
 /// The running ingress of this node.
 pub struct Ingress {
     pub proxy: Proxy,
+    /// The proxy's way to backends; knows the tunnel addresses of the current table.
+    pub dial: Arc<dial::MeshDial>,
     pub certs: Arc<CertStore>,
     /// The addresses actually bound (after any fallback).
     pub http: Option<SocketAddr>,
@@ -60,12 +63,13 @@ pub struct Ingress {
 pub async fn start(listen: &Listen, tasks: &mut Vec<tokio::task::JoinHandle<()>>) -> anyhow::Result<Ingress> {
     // Replicas are on the LAN: a connect that takes a second is to a node that is gone,
     // and the request should move on to another replica.
-    let proxy = Proxy::new(roost_proxy::Config { connect_timeout: Duration::from_secs(1), ..Default::default() });
+    let dial = Arc::new(dial::MeshDial::default());
+    let proxy = Proxy::with_dialer(roost_proxy::Config { connect_timeout: Duration::from_secs(1), ..Default::default() }, dial.clone());
     let certs = Arc::new(CertStore::new());
     // Clients asking for a name without a certificate still get a TLS answer (and a
     // clear 404 behind it) instead of a handshake failure.
     certs.set_fallback(Some(roost_proxy::self_signed(&["roost.invalid".into()]).context("fallback certificate")?));
-    let mut ingress = Ingress { proxy: proxy.clone(), certs: certs.clone(), http: None, https: None };
+    let mut ingress = Ingress { proxy: proxy.clone(), dial, certs: certs.clone(), http: None, https: None };
     if let Some(listener) = bind(listen.http.as_deref(), DEFAULT_HTTP, 8080).await? {
         ingress.http = listener.local_addr().ok();
         tasks.push(tokio::spawn(roost_proxy::serve_http(listener, proxy.clone())));
@@ -108,8 +112,10 @@ pub async fn run(agent: Arc<Agent>, proxy: Proxy) {
     let mut last = Table::default();
     let mut last_problems = Vec::new();
     loop {
-        let (table, problems) = current(&agent);
+        let table::Built { table, remotes, problems } = current(&agent);
         if table != last {
+            // Addresses first: a request routed by the new table must find its tunnel.
+            agent.ingress.dial.set_remotes(remotes);
             proxy.set_table(table.clone());
             last = table;
         }
@@ -123,15 +129,15 @@ pub async fn run(agent: Arc<Agent>, proxy: Proxy) {
     }
 }
 
-fn current(agent: &Agent) -> (Table, Vec<String>) {
+fn current(agent: &Agent) -> table::Built {
     // Built from borrowed state every REFRESH: nothing is copied but the table itself.
     let view = agent.view.lock().expect("view lock");
     let reports = agent.reports.lock().expect("reports lock");
     agent.cluster.with_state(|state| {
-        let mut nodes = vec![table::NodeContainers { ip: None, containers: &view.observed.containers }];
+        let mut nodes = vec![table::NodeContainers { node: None, containers: &view.observed.containers }];
         for (id, (_, report)) in reports.iter().filter(|(_, (at, _))| at.elapsed() < agent.down_after) {
-            if let Some(addr) = state.nodes.get(id).and_then(|n| n.addr.parse::<SocketAddr>().ok()) {
-                nodes.push(table::NodeContainers { ip: Some(addr.ip()), containers: &report.containers });
+            if state.nodes.contains_key(id) && *id != agent.cluster.id {
+                nodes.push(table::NodeContainers { node: Some(*id), containers: &report.containers });
             }
         }
         table::build(state.stacks.iter().map(|(name, stored)| (name.as_str(), &stored.spec)), &nodes)

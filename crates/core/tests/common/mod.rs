@@ -63,6 +63,7 @@ pub fn container(stack: &Stack, service: &str, slot: u32, state: ContainerState,
         ports: vec![],
         created: 100,
         addresses: Default::default(),
+        exposed: vec![],
     }
 }
 
