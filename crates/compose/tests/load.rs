@@ -70,7 +70,7 @@ fn warnings_with_lines() {
            |
         11 |     environment: [X=$UNSET]
            |                   ^
-        compose.yaml:5:5: warning: services.web.container_name: `container_name` is ignored: replicas cannot share a name, roost names containers itself
+        compose.yaml:5:5: warning: services.web.container_name: `container_name` resolves as a name of the service on its networks, on every node; the container itself is named by roost (replicas cannot share a name)
           |
         5 |     container_name: web1
           |     ^

@@ -81,7 +81,7 @@ pub fn plan<'a>(
                 };
                 add(svc_name);
                 add(&format!("{svc_name}.{}", stack.name));
-                for alias in &attached.aliases {
+                for alias in attached.aliases.iter().chain(&svc.container_name) {
                     add(alias);
                 }
             }
@@ -155,7 +155,7 @@ mod tests {
             name: "app".into(),
             services: [
                 ("web".to_string(), svc(&[("front", &[]), ("back", &[])])),
-                ("db".to_string(), svc(&[("back", &["postgres"])])),
+                ("db".to_string(), Service { container_name: Some("app-db".into()), ..svc(&[("back", &["postgres"])]) }),
                 ("proxy".to_string(), svc(&[("front", &[])])),
             ]
             .into(),
@@ -208,7 +208,7 @@ mod tests {
             );
         }
         expect![[r#"
-            br-back 172.21.0.0/16 app/back: {"db": 10.213.1.1, "db.app": 10.213.1.1, "postgres": 10.213.1.1, "web": 10.213.1.3, "web.app": 10.213.1.3}
+            br-back 172.21.0.0/16 app/back: {"app-db": 10.213.1.1, "db": 10.213.1.1, "db.app": 10.213.1.1, "postgres": 10.213.1.1, "web": 10.213.1.3, "web.app": 10.213.1.3}
             br-blog 172.22.0.0/16 blog/default: {"db": 10.213.1.4, "db.blog": 10.213.1.4}
             br-front 172.20.0.0/16 app/front: {"proxy": 10.213.1.2, "proxy.app": 10.213.1.2, "web": 10.213.1.3, "web.app": 10.213.1.3}
         "#]]

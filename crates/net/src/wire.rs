@@ -1,7 +1,8 @@
 //! What the cluster network adds to a stack before its containers are made: the
 //! agent's DNS as every networked service's first resolver (Docker's embedded DNS
-//! forwards names it does not know there), and the `SERVICE.STACK` alias on every
-//! network, so that name resolves on the replica's own node as it does elsewhere.
+//! forwards names it does not know there), and the `SERVICE.STACK` and
+//! `container_name` aliases on every network, so those names resolve on the replica's
+//! own node as they do elsewhere.
 //!
 //! Pure and the same on every node, so the config hash (which covers these fields)
 //! agrees across nodes; a service that already has the fields is left as it is.
@@ -19,10 +20,13 @@ pub fn wire(stack: &Stack) -> Stack {
         if !svc.dns.contains(&dns) {
             svc.dns.insert(0, dns);
         }
-        let qualified = format!("{name}.{}", stack.name);
+        let mut names = vec![format!("{name}.{}", stack.name)];
+        names.extend(svc.container_name.clone());
         for net in svc.networks.values_mut() {
-            if !net.aliases.contains(&qualified) {
-                net.aliases.push(qualified.clone());
+            for n in &names {
+                if !net.aliases.contains(n) {
+                    net.aliases.push(n.clone());
+                }
             }
         }
     }
@@ -43,6 +47,7 @@ mod tests {
                     "db".to_string(),
                     Service {
                         dns: vec!["1.1.1.1".into()],
+                        container_name: Some("pg".into()),
                         networks: [("default".to_string(), ServiceNetwork::default())].into(),
                         ..Default::default()
                     },
@@ -61,7 +66,7 @@ mod tests {
         let wired = wire(&stack);
         let db = &wired.services["db"];
         assert_eq!(db.dns, vec!["10.213.0.53".to_string(), "1.1.1.1".into()]);
-        assert_eq!(db.networks["default"].aliases, vec!["db.app".to_string()]);
+        assert_eq!(db.networks["default"].aliases, vec!["db.app".to_string(), "pg".into()]);
         assert_eq!(wired.services["tool"], stack.services["tool"]);
         assert_eq!(wire(&wired), wired, "wiring twice changes nothing");
     }

@@ -11,14 +11,14 @@ pub const HANDLED_KEYS: &[&str] = &[
     "image", "build", "command", "entrypoint", "environment", "env_file", "ports", "expose", "volumes", "networks",
     "network_mode", "depends_on", "healthcheck", "restart", "deploy", "labels", "user", "working_dir", "hostname",
     "cap_add", "cap_drop", "privileged", "devices", "gpus", "security_opt", "sysctls", "ulimits", "shm_size", "tmpfs",
-    "stop_signal", "stop_grace_period", "init", "logging", "scale", "secrets", "configs", "extra_hosts", "dns",
+    "stop_signal", "stop_grace_period", "init", "logging", "scale", "secrets", "configs", "extra_hosts", "dns", "container_name",
     "dns_search", "read_only", "tty", "stdin_open", "group_add", "runtime", "pid", "ipc", "pull_policy", "profiles",
     "extends", "cpus", "mem_limit", "mem_reservation", "pids_limit",
 ];
 
 /// Service keys the schema allows that roost accepts but does not honour: a warning each.
 pub const WARNED_KEYS: &[&str] = &[
-    "annotations", "attach", "blkio_config", "cgroup", "cgroup_parent", "container_name", "cpu_count", "cpu_percent",
+    "annotations", "attach", "blkio_config", "cgroup", "cgroup_parent", "cpu_count", "cpu_percent",
     "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpu_shares", "cpuset", "credential_spec", "develop",
     "device_cgroup_rules", "dns_opt", "domainname", "external_links", "isolation", "label_file", "links", "mac_address",
     "mem_swappiness", "memswap_limit", "models", "oom_kill_disable", "oom_score_adj", "platform", "post_start", "pre_stop",
@@ -27,7 +27,6 @@ pub const WARNED_KEYS: &[&str] = &[
 
 fn warn_message(key: &str) -> String {
     match key {
-        "container_name" => "`container_name` is ignored: replicas cannot share a name, roost names containers itself".into(),
         "links" | "external_links" => format!("`{key}` is ignored: services reach each other by name on shared networks"),
         _ => format!("`{key}` is not supported by roost yet and is ignored"),
     }
@@ -99,6 +98,10 @@ pub(crate) fn service(ctx: &mut Ctx<'_>, name: &str, n: &Node) -> Option<Service
             "user" => s.user = ctx.string(v, p),
             "working_dir" => s.working_dir = ctx.string(v, p),
             "hostname" => s.hostname = ctx.string(v, p),
+            "container_name" => {
+                s.container_name = ctx.string(v, p);
+                ctx.warn(k.pos, p, "`container_name` resolves as a name of the service on its networks, on every node; the container itself is named by roost (replicas cannot share a name)");
+            }
             "cap_add" => s.cap_add = ctx.strings(v, p),
             "cap_drop" => s.cap_drop = ctx.strings(v, p),
             "privileged" => s.privileged = ctx.bool(v, p).unwrap_or(false),
