@@ -87,3 +87,57 @@ mod tests {
         .assert_eq(&restore_input(&chain("0f3a9c2b11de77aa"), &steering, Ports { dns: 40053, service: 40080 }));
     }
 }
+
+/// Chains of other agents that are left over: in `listing` (`iptables -t nat -S`),
+/// every `ROOST-*` chain but `own` whose rules all name interfaces that no longer
+/// exist (or that has none). An agent killed with `-9` cannot remove its chain; a
+/// live agent's chain always names its live bridges.
+pub fn stale_chains(
+    listing: &str,
+    own: &str,
+    interface_exists: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let mut chains: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for line in listing.lines() {
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("-N"), Some(c)) if c.starts_with("ROOST-") && c != own => {
+                chains.entry(c).or_default();
+            }
+            (Some("-A"), Some(c)) if c.starts_with("ROOST-") && c != own => {
+                let mut rest = line.split_whitespace().skip_while(|w| *w != "-i").skip(1);
+                chains.entry(c).or_default().extend(rest.next());
+            }
+            _ => {}
+        }
+    }
+    chains
+        .into_iter()
+        .filter(|(_, ifaces)| !ifaces.iter().any(|i| interface_exists(i)))
+        .map(|(c, _)| c.to_owned())
+        .collect()
+}
+
+#[cfg(test)]
+mod stale_tests {
+    use super::*;
+
+    #[test]
+    fn only_other_agents_chains_whose_bridges_are_all_gone_are_stale() {
+        let listing = "-P PREROUTING ACCEPT
+-N DOCKER
+-N ROOST-aaaa
+-N ROOST-bbbb
+-N ROOST-cccc
+-N ROOST-mine
+-A PREROUTING -j ROOST-aaaa
+-A ROOST-aaaa -d 10.213.0.53/32 -i br-gone1 -p udp -m udp --dport 53 -j REDIRECT --to-ports 1
+-A ROOST-bbbb -d 10.213.0.53/32 -i br-gone2 -p udp -m udp --dport 53 -j REDIRECT --to-ports 1
+-A ROOST-bbbb -d 10.213.1.1/32 -i br-live -p tcp -j REDIRECT --to-ports 2
+-A ROOST-mine -d 10.213.1.1/32 -i br-gone3 -p tcp -j REDIRECT --to-ports 2
+-A DOCKER -i docker0 -j RETURN
+";
+        let stale = stale_chains(listing, "ROOST-mine", |i| i == "br-live" || i == "docker0");
+        assert_eq!(stale, vec!["ROOST-aaaa".to_string(), "ROOST-cccc".into()]);
+    }
+}

@@ -12,6 +12,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// How long a relayed query may take per upstream.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
+/// Queries being relayed at once; more are dropped (the client retries), so a
+/// container that floods its resolver cannot exhaust the agent's sockets.
+const MAX_RELAYS: usize = 256;
 
 /// The host's resolvers as Docker picks them: the `nameserver` lines of
 /// `/etc/resolv.conf` that are not loopback (a loopback resolver is not reachable from
@@ -86,6 +89,7 @@ async fn relay(upstreams: &[SocketAddr], query: &[u8]) -> Option<Vec<u8>> {
 
 pub async fn serve_udp(agent: Arc<Agent>, socket: tokio::net::UdpSocket) {
     let socket = Arc::new(socket);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_RELAYS));
     let mut buf = vec![0u8; 4096];
     loop {
         let (n, src) = match socket.recv_from(&mut buf).await {
@@ -97,8 +101,13 @@ pub async fn serve_udp(agent: Arc<Agent>, socket: tokio::net::UdpSocket) {
             }
         };
         let query = buf[..n].to_vec();
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::debug!(%src, "DNS query dropped: {MAX_RELAYS} already in flight");
+            continue;
+        };
         let (agent, socket) = (agent.clone(), socket.clone());
         tokio::spawn(async move {
+            let _slot = slot;
             if let Some(bytes) = reply(&agent, &query, src).await {
                 let _ = socket.send_to(&bytes, src).await;
             }

@@ -22,6 +22,9 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 const REFRESH: Duration = Duration::from_millis(250);
+/// Rules are written again this often even when unchanged, so a chain someone flushed
+/// (a firewall reload, `iptables -F`) comes back by itself.
+const REAPPLY: Duration = Duration::from_secs(10);
 
 /// This node's share of the cluster network.
 pub struct Mesh {
@@ -113,15 +116,33 @@ pub fn spawn(
 
 /// Keeps the steering and the firewall current.
 async fn run(agent: Arc<Agent>) {
-    let mut applied: Option<String> = None;
+    let chain = agent.mesh.chain.clone();
+    let _ = tokio::task::spawn_blocking(move || prune_stale(&chain)).await;
+    let mut applied: Option<(String, std::time::Instant)> = None;
     loop {
         let steering = current(&agent);
-        let rules = roost_net::rules::restore_input(&agent.mesh.chain, &steering, agent.mesh.ports);
+        // Nothing to steer, no chain: an agent without stacks leaves no trace.
+        let rules = if steering.networks.is_empty() {
+            String::new()
+        } else {
+            roost_net::rules::restore_input(&agent.mesh.chain, &steering, agent.mesh.ports)
+        };
         *agent.mesh.steering.write().expect("steering lock") = Arc::new(steering);
-        if applied.as_deref() != Some(rules.as_str()) {
+        let fresh = applied
+            .as_ref()
+            .is_some_and(|(r, at)| *r == rules && at.elapsed() < REAPPLY);
+        if !fresh {
             let chain = agent.mesh.chain.clone();
             let input = rules.clone();
-            let result = tokio::task::spawn_blocking(move || apply_rules(&chain, &input)).await;
+            let result = tokio::task::spawn_blocking(move || {
+                if input.is_empty() {
+                    remove_chain(&chain);
+                    Ok(())
+                } else {
+                    apply_rules(&chain, &input)
+                }
+            })
+            .await;
             let result = result.unwrap_or_else(|e| Err(e.to_string()));
             let mut last = agent.mesh.rules_error.lock().expect("rules error lock");
             match result {
@@ -129,7 +150,7 @@ async fn run(agent: Arc<Agent>) {
                     if last.take().is_some() {
                         tracing::info!("cluster network rules applied again");
                     }
-                    applied = Some(rules);
+                    applied = Some((rules, std::time::Instant::now()));
                 }
                 Err(e) => {
                     if last.as_deref() != Some(e.as_str()) {
@@ -217,15 +238,36 @@ fn apply_rules(chain: &str, input: &str) -> Result<(), String> {
 /// Removes the agent's chain (at shutdown), so a stopped agent leaves no redirects
 /// to ports nobody listens on.
 pub fn remove_rules(mesh: &Mesh) {
+    remove_chain(&mesh.chain);
+}
+
+fn remove_chain(chain: &str) {
     use std::process::Command;
-    let chain = mesh.chain.as_str();
-    let _ = Command::new("iptables")
-        .args(["--wait", "-t", "nat", "-D", "PREROUTING", "-j", chain])
-        .output();
-    let _ = Command::new("iptables")
-        .args(["--wait", "-t", "nat", "-F", chain])
-        .output();
-    let _ = Command::new("iptables")
-        .args(["--wait", "-t", "nat", "-X", chain])
-        .output();
+    let iptables = |args: &[&str]| {
+        Command::new("iptables")
+            .args(["--wait", "-t", "nat"])
+            .args(args)
+            .output()
+    };
+    // A chain may be jumped to more than once after races; remove every jump.
+    while iptables(&["-D", "PREROUTING", "-j", chain]).is_ok_and(|o| o.status.success()) {}
+    let _ = iptables(&["-F", chain]);
+    let _ = iptables(&["-X", chain]);
+}
+
+/// Removes chains of agents that were killed before they could (see
+/// [`roost_net::rules::stale_chains`]).
+fn prune_stale(own: &str) {
+    let Ok(out) = std::process::Command::new("iptables")
+        .args(["--wait", "-t", "nat", "-S"])
+        .output()
+    else {
+        return;
+    };
+    let listing = String::from_utf8_lossy(&out.stdout);
+    let exists = |i: &str| std::path::Path::new("/sys/class/net").join(i).exists();
+    for chain in roost_net::rules::stale_chains(&listing, own, exists) {
+        tracing::info!(%chain, "removing the cluster network rules a stopped agent left behind");
+        remove_chain(&chain);
+    }
 }
