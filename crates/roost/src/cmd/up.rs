@@ -22,7 +22,7 @@ pub async fn run(client: &Client, args: UpArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if args.wait {
-        return super::wait::until_ready(client, &name, std::time::Duration::from_secs(args.wait_timeout)).await;
+        return super::wait::until_ready(client, &name, resp.generation, std::time::Duration::from_secs(args.wait_timeout)).await;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -37,7 +37,7 @@ pub async fn rollback(client: &Client, args: crate::cli::RollbackArgs) -> anyhow
         if resp.changed_services.is_empty() { "nothing".into() } else { resp.changed_services.join(", ") }
     );
     if args.wait {
-        return super::wait::until_ready(client, &name, std::time::Duration::from_secs(args.wait_timeout)).await;
+        return super::wait::until_ready(client, &name, resp.generation, std::time::Duration::from_secs(args.wait_timeout)).await;
     }
     Ok(ExitCode::SUCCESS)
 }

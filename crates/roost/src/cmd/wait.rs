@@ -1,5 +1,11 @@
 //! `up --wait`: poll the agent's replica status and show progress per service until
-//! every replica is ready, one has failed, or time runs out.
+//! every replica of the deployed version is ready, one has failed, or time runs out.
+//!
+//! Scripts trust the exit code, so success means exactly this: the stack is still at
+//! the generation the deploy made (an automatic rollback or another deploy bumps it,
+//! and that is a failure), and every desired replica runs that version (`up_to_date`)
+//! and is ready. A replica of the old version that still serves while a rolling update
+//! waits its turn does not count.
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use roost_api::client::Client;
@@ -11,11 +17,27 @@ use std::time::{Duration, Instant};
 
 const POLL: Duration = Duration::from_millis(200);
 
-pub async fn until_ready(client: &Client, stack: &str, timeout: Duration) -> anyhow::Result<ExitCode> {
+pub async fn until_ready(client: &Client, stack: &str, generation: u64, timeout: Duration) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let mut progress = Progress::new();
+    // A follower may not have applied the deploy yet: an older generation, or no stack
+    // at all before it was seen, means "not yet", not "failed".
+    let mut seen = false;
     loop {
         let ps: PsResponse = client.get(&format!("/v1/ps?stack={}", super::q(stack))).await?;
+        let stacks: Vec<roost_api::StackSummary> = client.get("/v1/stacks").await?;
+        let now = stacks.iter().find(|s| s.name == stack).map(|s| s.generation);
+        seen |= now == Some(generation);
+        let behind = now.is_some_and(|g| g < generation) || (now.is_none() && !seen);
+        if !behind && now != Some(generation) {
+            progress.finish();
+            let what = match now {
+                None => "was removed".to_owned(),
+                Some(g) => format!("changed to generation {g} (rolled back after a failed replica, or deployed again)"),
+            };
+            eprintln!("error: while waiting for generation {generation}, stack {stack} {what}");
+            return Ok(ExitCode::FAILURE);
+        }
         let by_service = group(&ps.replicas);
         for (service, rows) in &by_service {
             progress.show(service, &summary(rows));
@@ -34,7 +56,7 @@ pub async fn until_ready(client: &Client, stack: &str, timeout: Duration) -> any
             }
             return Ok(ExitCode::FAILURE);
         }
-        let ready = ps.replicas.iter().all(|r| r.desired && r.ready);
+        let ready = !behind && ready(&ps.replicas);
         if ready {
             progress.finish();
             eprintln!("stack {stack} is ready ({:.1}s)", started.elapsed().as_secs_f64());
@@ -49,6 +71,11 @@ pub async fn until_ready(client: &Client, stack: &str, timeout: Duration) -> any
         }
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// Every desired replica runs the deployed version and is ready (and there are rows).
+fn ready(rows: &[ReplicaStatus]) -> bool {
+    rows.iter().all(|r| r.desired && r.ready && r.up_to_date)
 }
 
 fn group(rows: &[ReplicaStatus]) -> BTreeMap<String, Vec<&ReplicaStatus>> {
@@ -109,5 +136,25 @@ impl Progress {
                 bar.finish();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(ready: bool, up_to_date: bool) -> ReplicaStatus {
+        serde_json::from_value(serde_json::json!({
+            "stack": "s", "service": "app", "slot": 1, "node": "n", "state": "running", "health": "healthy",
+            "up_to_date": up_to_date, "desired": true, "ready": ready, "failed": false
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_old_version_that_still_serves_is_not_ready() {
+        assert!(!ready(&[row(true, false)]), "the old replica serves while the update waits its turn");
+        assert!(!ready(&[row(true, true), row(false, true)]));
+        assert!(ready(&[row(true, true)]));
     }
 }
