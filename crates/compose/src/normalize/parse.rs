@@ -37,7 +37,12 @@ pub fn duration(s: &str) -> Result<Duration, String> {
         total += num * mult;
         rest = &rest[u..];
     }
-    Ok(Duration::from_secs_f64(total))
+    // Go's durations are i64 nanoseconds (about 292 years); Compose refuses longer ones.
+    const GO_MAX_SECS: f64 = i64::MAX as f64 / 1e9;
+    if !(total <= GO_MAX_SECS) {
+        return Err(format!("duration `{s}` is out of range (at most 2562047h)"));
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| bad())
 }
 
 /// docker/go-units `RAMInBytes`: `64m`, `1gb`, `2G`, `512KiB`, plain bytes; 1024-based.
@@ -165,6 +170,10 @@ mod tests {
         assert_eq!(duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(duration("1.5h").unwrap(), Duration::from_secs(5400));
         assert!(duration("10").is_err());
+        // Once a panic (`roost config` exited 101): out of range is an error, as in Compose.
+        assert_eq!(duration("99999999999999999999h").unwrap_err(), "duration `99999999999999999999h` is out of range (at most 2562047h)");
+        assert!(duration("2562047h").is_ok());
+        assert!(duration("1e400s").is_err());
         assert_eq!(size("64m").unwrap(), 64 << 20);
         assert_eq!(size("1gb").unwrap(), 1 << 30);
         assert_eq!(size("2G").unwrap(), 2 << 30);
