@@ -230,7 +230,8 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         None => None,
     };
     let advertise = match (&config.advertise, &tcp) {
-        (Some(a), _) => a.clone(),
+        (Some(a), Some(l)) => advertise_given(a, l.local_addr()?.port())?,
+        (Some(a), None) => advertise_given(a, 0)?,
         (None, Some(l)) => advertise_for(l.local_addr()?),
         (None, None) => "127.0.0.1:0".into(),
     };
@@ -337,6 +338,25 @@ fn agent_id(dir: &std::path::Path) -> anyhow::Result<String> {
 pub mod peer;
 pub mod cluster;
 
+/// `--advertise` as given: `IP:PORT`, or an IP alone, which gets the listen port.
+/// Other nodes connect to it as a socket address, so a host name or anything else is
+/// refused here, naming the flag, rather than failing quietly when a peer dials it.
+///
+/// # Errors
+/// Not an IP address with an optional port.
+fn advertise_given(given: &str, listen_port: u16) -> anyhow::Result<String> {
+    let given = given.trim();
+    if let Ok(addr) = given.parse::<std::net::SocketAddr>() {
+        return Ok(addr.to_string());
+    }
+    let ip = given.trim_start_matches('[').trim_end_matches(']');
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(ip) if listen_port != 0 => Ok(std::net::SocketAddr::new(ip, listen_port).to_string()),
+        Ok(_) => anyhow::bail!("--advertise {given}: give a port too (IP:PORT); there is no --listen port to take it from"),
+        Err(_) => anyhow::bail!("--advertise {given}: expected IP or IP:PORT (a host name cannot be advertised: other nodes dial the address as it is)"),
+    }
+}
+
 /// The address to advertise for a listener: itself, unless it listens on all
 /// addresses, then this host's primary IPv4 address (the one its default route uses).
 fn advertise_for(local: std::net::SocketAddr) -> String {
@@ -367,5 +387,21 @@ async fn wake_on_apply(agent: Arc<Agent>) {
         }
         // The Raft node was replaced (join/leave): follow the new one.
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[cfg(test)]
+mod advertise_tests {
+    use super::advertise_given;
+
+    #[test]
+    fn an_advertised_ip_without_a_port_gets_the_listen_port_and_names_are_refused() {
+        assert_eq!(advertise_given("10.0.0.5", 4280).unwrap(), "10.0.0.5:4280");
+        assert_eq!(advertise_given("10.0.0.5:5000", 4280).unwrap(), "10.0.0.5:5000");
+        assert_eq!(advertise_given("fd00::5", 4280).unwrap(), "[fd00::5]:4280");
+        assert_eq!(advertise_given("[fd00::5]:7", 4280).unwrap(), "[fd00::5]:7");
+        let err = advertise_given("node1.lan", 4280).unwrap_err().to_string();
+        assert!(err.contains("--advertise node1.lan") && err.contains("IP or IP:PORT"), "{err}");
+        assert!(advertise_given("10.0.0.5", 0).unwrap_err().to_string().contains("give a port"));
     }
 }

@@ -161,8 +161,9 @@ pub struct AgentArgs {
     /// (a one-node cluster that can never be joined).
     #[arg(long, default_value = "0.0.0.0:4280")]
     pub listen: String,
-    /// The address other nodes reach this one at. Default: the listen address, or this
-    /// host's primary IPv4 address when listening on 0.0.0.0.
+    /// The address other nodes reach this one at, `IP[:PORT]` (the port defaults to the
+    /// listen port). Default: the listen address, or this host's primary IPv4 address
+    /// when listening on 0.0.0.0.
     #[arg(long)]
     pub advertise: Option<String>,
     /// A node label `key=value` for placement (repeatable).
