@@ -51,12 +51,40 @@ pub fn restore_input(chain: &str, steering: &Steering, ports: Ports) -> String {
     out
 }
 
+/// The filter chain every agent on a host shares: traffic to [`crate::RANGE`] that no
+/// redirect took (a container on a network the service is not on) is refused at once
+/// rather than routed on towards the LAN, where nothing of the cluster's lives.
+pub const GUARD_CHAIN: &str = "ROOST-GUARD";
+
+/// The `iptables-restore --noflush` input for [`GUARD_CHAIN`] (the same on every agent).
+pub fn guard_input() -> String {
+    let range = crate::RANGE;
+    format!(
+        "*filter\n:{GUARD_CHAIN} - [0:0]\n-F {GUARD_CHAIN}\n\
+         -A {GUARD_CHAIN} -d {range} -p tcp -j REJECT --reject-with tcp-reset\n\
+         -A {GUARD_CHAIN} -d {range} -j REJECT --reject-with icmp-port-unreachable\nCOMMIT\n"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::steer::SteeredNetwork;
     use crate::Subnet;
     use expect_test::expect;
+
+    #[test]
+    fn traffic_to_the_range_that_no_redirect_took_is_refused() {
+        expect![[r#"
+            *filter
+            :ROOST-GUARD - [0:0]
+            -F ROOST-GUARD
+            -A ROOST-GUARD -d 10.213.0.0/16 -p tcp -j REJECT --reject-with tcp-reset
+            -A ROOST-GUARD -d 10.213.0.0/16 -j REJECT --reject-with icmp-port-unreachable
+            COMMIT
+        "#]]
+        .assert_eq(&guard_input());
+    }
 
     #[test]
     fn each_network_is_steered_to_its_own_services_and_the_dns() {

@@ -190,8 +190,58 @@ fn current(agent: &Agent) -> Steering {
     })
 }
 
-/// Replaces the agent's chain with `input` and makes sure `PREROUTING` jumps to it.
+/// Replaces the agent's chain with `input` (and the shared guard chain) and makes sure
+/// `PREROUTING` (and `DOCKER-USER`) jump to them first.
 fn apply_rules(chain: &str, input: &str) -> Result<(), String> {
+    use std::process::Command;
+    restore(input)?;
+    // The guard (shared by every agent on the host) first in DOCKER-USER: Docker
+    // inserts each network's `-i br-X ! -o br-X -j ACCEPT` at the top of FORWARD, ahead
+    // of anything else there, but always runs DOCKER-USER first and never touches it.
+    // The agent's own redirects go first in PREROUTING.
+    let guard = roost_net::rules::GUARD_CHAIN;
+    let has_docker_user = Command::new("iptables")
+        .args(["--wait", "-t", "filter", "-S", "DOCKER-USER"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    for (table, builtin, target, input) in [
+        (
+            "filter",
+            if has_docker_user {
+                "DOCKER-USER"
+            } else {
+                "FORWARD"
+            },
+            guard,
+            Some(roost_net::rules::guard_input()),
+        ),
+        ("nat", "PREROUTING", chain, None),
+    ] {
+        if let Some(input) = input {
+            restore(&input)?;
+        }
+        let iptables = |args: &[&str]| {
+            Command::new("iptables")
+                .args(["--wait", "-t", table])
+                .args(args)
+                .output()
+                .map_err(|e| format!("cannot run iptables: {e}"))
+        };
+        if !iptables(&["-C", builtin, "-j", target])?.status.success() {
+            let out = iptables(&["-I", builtin, "1", "-j", target])?;
+            if !out.status.success() {
+                return Err(format!(
+                    "iptables: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `iptables-restore --noflush` with `input`.
+fn restore(input: &str) -> Result<(), String> {
     use std::io::Write;
     use std::process::{Command, Stdio};
     let mut child = Command::new("iptables-restore")
@@ -214,24 +264,6 @@ fn apply_rules(chain: &str, input: &str) -> Result<(), String> {
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    let jump = ["-t", "nat", "-C", "PREROUTING", "-j", chain];
-    let present = Command::new("iptables")
-        .args(["--wait"])
-        .args(jump)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !present.status.success() {
-        let out = Command::new("iptables")
-            .args(["--wait", "-t", "nat", "-I", "PREROUTING", "1", "-j", chain])
-            .output()
-            .map_err(|e| format!("cannot run iptables: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "iptables: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-    }
     Ok(())
 }
 
@@ -241,6 +273,8 @@ pub fn remove_rules(mesh: &Mesh) {
     remove_chain(&mesh.chain);
 }
 
+/// Removes the agent's nat chain (the shared guard stays: it only refuses traffic to
+/// the service range that nothing redirected).
 fn remove_chain(chain: &str) {
     use std::process::Command;
     let iptables = |args: &[&str]| {
