@@ -24,7 +24,10 @@ mod pairs {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
     use std::collections::BTreeMap;
 
-    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(m: &BTreeMap<K, V>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+        m: &BTreeMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.collect_seq(m.iter())
     }
 
@@ -138,10 +141,27 @@ impl ClusterState {
     /// Applies one command. Deterministic: every replica computes the same result.
     pub fn apply(&mut self, command: &Command) -> CommandResponse {
         let response = self.apply_command(command);
-        if matches!(command, Command::PutStack { .. } | Command::RemoveStack { .. } | Command::Rollback { .. }) {
+        // After a stack change; and once after an upgrade from a version without
+        // service addresses, at whatever command comes first (every member applies the
+        // same log, so they agree).
+        let stacks_changed = matches!(
+            command,
+            Command::PutStack { .. } | Command::RemoveStack { .. } | Command::Rollback { .. }
+        );
+        if stacks_changed || self.service_without_address() {
             self.allocate_service_addrs();
         }
         response
+    }
+
+    fn service_without_address(&self) -> bool {
+        self.stacks.values().any(|s| {
+            s.spec.services.keys().any(|svc| {
+                !self
+                    .service_addrs
+                    .contains_key(&roost_net::addr::key(&s.spec.name, svc))
+            })
+        })
     }
 
     /// Gives every service of every stack (current and previous version) an address,
@@ -151,7 +171,11 @@ impl ClusterState {
             .stacks
             .values()
             .flat_map(|s| std::iter::once(&s.spec).chain(s.previous.as_ref()))
-            .flat_map(|spec| spec.services.keys().map(|svc| roost_net::addr::key(&spec.name, svc)))
+            .flat_map(|spec| {
+                spec.services
+                    .keys()
+                    .map(|svc| roost_net::addr::key(&spec.name, svc))
+            })
             .collect();
         self.service_addrs = roost_net::addr::allocate(&self.service_addrs, &wanted);
     }
@@ -161,20 +185,35 @@ impl ClusterState {
             Command::PutStack { stack, node } => {
                 let old = self.stacks.get(&stack.name);
                 let (generation, previous) = match old {
-                    Some(old) if old.spec == *stack && old.node == *node => (old.generation, old.previous.clone()),
+                    Some(old) if old.spec == *stack && old.node == *node => {
+                        (old.generation, old.previous.clone())
+                    }
                     Some(old) => (old.generation + 1, Some(old.spec.clone())),
                     None => (1, None),
                 };
-                let stored = StoredStack { spec: stack.clone(), generation, node: *node, previous, auto_rolled_back: false };
+                let stored = StoredStack {
+                    spec: stack.clone(),
+                    generation,
+                    node: *node,
+                    previous,
+                    auto_rolled_back: false,
+                };
                 self.stacks.insert(stack.name.clone(), stored.clone());
-                CommandResponse { stack: Some(stored), ..Default::default() }
+                CommandResponse {
+                    stack: Some(stored),
+                    ..Default::default()
+                }
             }
             Command::RemoveStack { name } => {
                 let removed = self.stacks.remove(name);
                 self.placement.assignments.retain(|k, _| k.stack != *name);
                 self.placement.unplaceable.retain(|k, _| k.stack != *name);
                 self.placement.volume_bound.retain(|k, _| k.stack != *name);
-                CommandResponse { stack: removed, ..Default::default() }.with_removed()
+                CommandResponse {
+                    stack: removed,
+                    ..Default::default()
+                }
+                .with_removed()
             }
             Command::PutNode { node } => {
                 self.nodes.insert(node.id, node.clone());
@@ -183,12 +222,18 @@ impl ClusterState {
             Command::RemoveNode { id } => {
                 let removed = self.nodes.remove(id).is_some();
                 self.draining.remove(id);
-                CommandResponse { removed, ..Default::default() }
+                CommandResponse {
+                    removed,
+                    ..Default::default()
+                }
             }
             Command::SetCa { cert_pem, key_pem } => {
                 // The first CA wins: a replayed or racing SetCa never swaps trust roots.
                 if self.ca.is_none() {
-                    self.ca = Some(CaKeys { cert_pem: cert_pem.clone(), key_pem: key_pem.clone() });
+                    self.ca = Some(CaKeys {
+                        cert_pem: cert_pem.clone(),
+                        key_pem: key_pem.clone(),
+                    });
                 }
                 CommandResponse::default()
             }
@@ -197,13 +242,20 @@ impl ClusterState {
                 CommandResponse::default()
             }
             Command::Rollback { name, automatic } => {
-                let Some(stored) = self.stacks.get_mut(name) else { return CommandResponse::default() };
-                let Some(previous) = stored.previous.take() else { return CommandResponse::default() };
+                let Some(stored) = self.stacks.get_mut(name) else {
+                    return CommandResponse::default();
+                };
+                let Some(previous) = stored.previous.take() else {
+                    return CommandResponse::default();
+                };
                 let current = std::mem::replace(&mut stored.spec, previous);
                 stored.previous = Some(current);
                 stored.generation += 1;
                 stored.auto_rolled_back = *automatic;
-                CommandResponse { stack: Some(stored.clone()), ..Default::default() }
+                CommandResponse {
+                    stack: Some(stored.clone()),
+                    ..Default::default()
+                }
             }
             Command::SetPlacement { placement } => {
                 self.placement = placement.clone();
@@ -244,18 +296,43 @@ mod tests {
     #[test]
     fn generations_count_changes_and_the_first_ca_wins() {
         let mut s = ClusterState::default();
-        let stack = Stack { name: "app".into(), ..Default::default() };
-        let put = |node| Command::PutStack { stack: stack.clone(), node };
+        let stack = Stack {
+            name: "app".into(),
+            ..Default::default()
+        };
+        let put = |node| Command::PutStack {
+            stack: stack.clone(),
+            node,
+        };
         assert_eq!(s.apply(&put(1)).stack.unwrap().generation, 1);
         assert_eq!(s.apply(&put(1)).stack.unwrap().generation, 1);
-        assert_eq!(s.apply(&put(2)).stack.unwrap().generation, 2, "moving it is a change");
-        assert!(s.apply(&Command::RemoveStack { name: "app".into() }).removed);
-        assert!(!s.apply(&Command::RemoveStack { name: "app".into() }).removed);
+        assert_eq!(
+            s.apply(&put(2)).stack.unwrap().generation,
+            2,
+            "moving it is a change"
+        );
+        assert!(
+            s.apply(&Command::RemoveStack { name: "app".into() })
+                .removed
+        );
+        assert!(
+            !s.apply(&Command::RemoveStack { name: "app".into() })
+                .removed
+        );
 
-        assert!(s.service_addrs.is_empty(), "a removed stack frees its addresses");
+        assert!(
+            s.service_addrs.is_empty(),
+            "a removed stack frees its addresses"
+        );
 
-        s.apply(&Command::SetCa { cert_pem: "a".into(), key_pem: "k".into() });
-        s.apply(&Command::SetCa { cert_pem: "b".into(), key_pem: "k".into() });
+        s.apply(&Command::SetCa {
+            cert_pem: "a".into(),
+            key_pem: "k".into(),
+        });
+        s.apply(&Command::SetCa {
+            cert_pem: "b".into(),
+            key_pem: "k".into(),
+        });
         assert_eq!(s.ca.as_ref().unwrap().cert_pem, "a");
     }
 
@@ -265,16 +342,53 @@ mod tests {
         let mut s = ClusterState::default();
         let stack = |services: &[&str]| Stack {
             name: "app".into(),
-            services: services.iter().map(|n| (n.to_string(), Service::default())).collect(),
+            services: services
+                .iter()
+                .map(|n| (n.to_string(), Service::default()))
+                .collect(),
             ..Default::default()
         };
-        s.apply(&Command::PutStack { stack: stack(&["web", "db"]), node: 1 });
+        s.apply(&Command::PutStack {
+            stack: stack(&["web", "db"]),
+            node: 1,
+        });
         let db = s.service_addrs["app/db"];
         // v2 drops db: it keeps its address while v1 is the rollback target.
-        s.apply(&Command::PutStack { stack: stack(&["web", "cache"]), node: 1 });
+        s.apply(&Command::PutStack {
+            stack: stack(&["web", "cache"]),
+            node: 1,
+        });
         assert_eq!(s.service_addrs["app/db"], db);
-        s.apply(&Command::Rollback { name: "app".into(), automatic: false });
+        s.apply(&Command::Rollback {
+            name: "app".into(),
+            automatic: false,
+        });
         assert_eq!(s.service_addrs["app/db"], db);
         assert_eq!(s.service_addrs.len(), 3);
+    }
+
+    #[test]
+    fn state_from_before_service_addresses_gets_them_at_the_next_command() {
+        let mut s = ClusterState::default();
+        let stack = Stack {
+            name: "old".into(),
+            services: [("web".to_string(), roost_spec::Service::default())].into(),
+            ..Default::default()
+        };
+        s.stacks.insert(
+            "old".into(),
+            StoredStack {
+                spec: stack,
+                generation: 1,
+                node: 1,
+                previous: None,
+                auto_rolled_back: false,
+            },
+        );
+        s.apply(&Command::SetDraining {
+            node: 1,
+            draining: false,
+        });
+        assert!(s.service_addrs.contains_key("old/web"));
     }
 }
