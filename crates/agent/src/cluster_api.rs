@@ -59,8 +59,8 @@ pub fn peer_router(agent: Arc<Agent>) -> Router {
     let remote_cli = crate::api::router(agent.clone())
         .layer(axum::middleware::from_fn_with_state(agent.clone(), require_cli_token));
     Router::new()
-        .route("/raft/{rpc}", post(raft_rpc))
-        .route(FORWARD, post(forwarded_write))
+        .route("/raft/{rpc}", post(raft_rpc).layer(axum::extract::DefaultBodyLimit::max(roost_cluster::node::RAFT_BODY_LIMIT)))
+        .route(FORWARD, post(forwarded_write).layer(axum::extract::DefaultBodyLimit::max(roost_cluster::node::RAFT_BODY_LIMIT)))
         .route(crate::probe::PATH, post(probe))
         .route(SIGN, post(join_sign))
         .route(COMMIT, post(join_commit))

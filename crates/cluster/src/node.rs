@@ -52,6 +52,15 @@ pub struct ClusterNode {
     transport: Arc<dyn Transport>,
 }
 
+/// Bytes of snapshot per InstallSnapshot RPC.
+pub const SNAPSHOT_CHUNK: u64 = 1 << 20;
+
+/// The largest Raft RPC body a node accepts. An AppendEntries of 32 entries of
+/// the largest stack the API takes, or a snapshot chunk as JSON, fits with room.
+/// (axum's default of 2 MiB refused every AppendEntries once the state passed a few
+/// MB, and a joining node never caught up.)
+pub const RAFT_BODY_LIMIT: usize = 128 << 20;
+
 impl ClusterNode {
     /// Opens the Raft state in `dir` and starts the Raft node (not yet a member of
     /// anything if the state is new; see [`ClusterNode::bootstrap`]).
@@ -69,6 +78,11 @@ impl ClusterNode {
             snapshot_policy: SnapshotPolicy::LogsSinceLast(timing.snapshot_every),
             max_in_snapshot_log_to_keep: 100,
             install_snapshot_timeout: 2000,
+            // Both bound one RPC body (see RAFT_BODY_LIMIT): snapshot chunks travel as
+            // JSON arrays of numbers, about 3.6 bytes a byte, so 1 MiB is under 4 MB;
+            // 32 entries of at most a stack's size each stay well under the limit.
+            snapshot_max_chunk_size: SNAPSHOT_CHUNK,
+            max_payload_entries: 32,
             ..Default::default()
         };
         let config = Arc::new(config.validate()?);

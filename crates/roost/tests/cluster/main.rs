@@ -7,6 +7,7 @@ mod failover;
 mod https;
 mod ingress;
 mod network;
+mod size;
 mod strangers;
 
 use std::process::{Command, Output};
