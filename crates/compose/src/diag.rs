@@ -132,3 +132,14 @@ pub(crate) fn snippet(text: &str, line: usize, col: usize) -> Option<String> {
         src_line.chars().take(col.saturating_sub(1)).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
     Some(format!("{pad} |\n{num} | {src_line}\n{pad} | {caret_pad}^"))
 }
+
+/// The message for a value outside a fixed set, worded the same by the schema check and
+/// by normalization: "unknown value `x` (expected a, b or c)".
+pub(crate) fn unknown_value(value: &str, allowed: &[&str]) -> String {
+    let expected = match allowed {
+        [] => "something else".to_string(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    };
+    format!("unknown value `{value}` (expected {expected})")
+}

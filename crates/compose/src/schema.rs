@@ -150,7 +150,8 @@ fn report(err: &ValidationError<'_>, root: &Node, sources: &Sources, out: &mut V
         }
         ValidationErrorKind::Enum { options } => {
             let opts: Vec<String> = options.as_array().map(|a| a.iter().map(|o| o.to_string().trim_matches('"').to_string()).collect()).unwrap_or_default();
-            push(node.pos, format!("invalid value `{}`, expected one of: {}", node.scalar().unwrap_or_default(), opts.join(", ")));
+            let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
+            push(node.pos, crate::diag::unknown_value(&node.scalar().unwrap_or_default(), &opts));
         }
         ValidationErrorKind::Required { property } => {
             push(node.pos, format!("missing required key `{}`", property.as_str().unwrap_or_default()));

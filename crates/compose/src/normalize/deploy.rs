@@ -7,6 +7,14 @@ use roost_spec::{DeviceRequest, Healthcheck, Placement, RestartCondition, Restar
 
 const NOT_YET: &str = "not honoured by roost yet";
 
+/// `deploy.update_config.failure_action` values, as `docker stack deploy` takes them.
+const FAILURE_ACTIONS: &[&str] = &["continue", "rollback", "pause"];
+/// `deploy.update_config.order` values (also an enum in the Compose schema).
+const ORDERS: &[&str] = &["start-first", "stop-first"];
+/// `deploy.restart_policy.condition` values as the Compose spec names them (the engine
+/// aliases no, always and unless-stopped are accepted too but not advertised).
+const RESTART_CONDITIONS: &[&str] = &["none", "on-failure", "any"];
+
 pub(crate) fn restart(ctx: &mut Ctx<'_>, v: &Node, p: &str) -> RestartPolicy {
     let s = ctx.string(v, p).unwrap_or_default();
     let (cond, max) = match s.split_once(':') {
@@ -150,12 +158,14 @@ pub(crate) fn deploy(ctx: &mut Ctx<'_>, d: &Node, p: &str, s: &mut Service) {
                     let rp = format!("{kp}.{}", rk.name);
                     match rk.name.as_str() {
                         "condition" => {
+                            // The spec's none / on-failure / any; Docker Compose also takes the
+                            // engine's names (no, always, unless-stopped), as `restart:` does.
                             r.condition = match ctx.string(rv, &rp).as_deref() {
-                                Some("none") => RestartCondition::None,
+                                Some("none" | "no") => RestartCondition::None,
                                 Some("on-failure") => RestartCondition::OnFailure,
-                                Some("any") | None => RestartCondition::Any,
+                                Some("any" | "always" | "unless-stopped") | None => RestartCondition::Any,
                                 Some(o) => {
-                                    ctx.err(rv.pos, &rp, format!("invalid condition `{o}` (none, on-failure, any)"));
+                                    ctx.err(rv.pos, &rp, crate::diag::unknown_value(o, RESTART_CONDITIONS));
                                     RestartCondition::Any
                                 }
                             }
@@ -175,7 +185,9 @@ pub(crate) fn deploy(ctx: &mut Ctx<'_>, d: &Node, p: &str, s: &mut Service) {
                     match uk.name.as_str() {
                         "parallelism" => u.parallelism = ctx.uint(uv, &up).unwrap_or(1),
                         "delay" => u.delay = ctx.duration(uv, &up),
-                        "failure_action" => u.failure_action = ctx.string(uv, &up).unwrap_or_else(|| "pause".into()),
+                        // Checked here: the schema takes any string, and the agent treats an
+                        // unknown action as `pause`, so a typo would silently change behaviour.
+                        "failure_action" => u.failure_action = ctx.choice(uv, &up, FAILURE_ACTIONS).unwrap_or_else(|| "pause".into()),
                         "monitor" => {
                             ctx.warn(uk.pos, &up, "roost judges a new replica by its health and restarts, not by a monitor window; ignored");
                             u.monitor = ctx.duration(uv, &up);
@@ -185,7 +197,9 @@ pub(crate) fn deploy(ctx: &mut Ctx<'_>, d: &Node, p: &str, s: &mut Service) {
                             u.max_failure_ratio = ctx.float(uv, &up);
                         }
                         "order" => {
-                            u.order = ctx.string(uv, &up).unwrap_or_else(|| "stop-first".into());
+                            // The schema already rejects other values; checked again so nothing
+                            // else ever reaches the reconciler, which only knows these two.
+                            u.order = ctx.choice(uv, &up, ORDERS).unwrap_or_else(|| "stop-first".into());
                             if u.order == "start-first" {
                                 ctx.warn(uv.pos, &up, "start-first applies to stateless services only: one with a named volume or x-roost singleton always updates stop-first, so two copies never run");
                             }

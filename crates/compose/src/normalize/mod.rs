@@ -50,6 +50,17 @@ impl Ctx<'_> {
         }
         s
     }
+    /// A string that must be one of `allowed` (checked exactly, as Docker does): anything
+    /// else is an error at the value naming it and the allowed ones, and gives `None`.
+    pub fn choice(&mut self, n: &Node, path: &str, allowed: &[&str]) -> Option<String> {
+        let s = self.string(n, path)?;
+        if allowed.contains(&s.as_str()) {
+            Some(s)
+        } else {
+            self.err(n.pos, path, crate::diag::unknown_value(&s, allowed));
+            None
+        }
+    }
     pub fn bool(&mut self, n: &Node, path: &str) -> Option<bool> {
         match &n.v {
             Value::Bool(b) => Some(*b),
