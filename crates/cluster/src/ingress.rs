@@ -6,7 +6,7 @@
 //! talks to a CA.
 
 use crate::state::ClusterState;
-use crate::types::CommandResponse;
+use crate::types::{CommandResponse, Redacted};
 use roost_certs::{IngressCa, StoredAccount, StoredCert};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -35,7 +35,10 @@ pub struct AcmeSettings {
 }
 
 /// A change to the ingress's replicated state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `Debug` is hand-written (below) so private keys and ACME account credentials
+/// never end up in logs, whatever the `roost-certs` types print.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum IngressCommand {
     /// Set the ingress CA; the first one wins.
@@ -52,6 +55,58 @@ pub enum IngressCommand {
     /// Answer `GET /.well-known/acme-challenge/{token}` on every node.
     SetChallenge { token: String, key_authorization: String },
     RemoveChallenge { token: String },
+}
+
+/// A [`StoredAccount`] as `Debug` shows it: without its credentials.
+struct AccountDebug<'a>(&'a StoredAccount);
+
+impl std::fmt::Debug for AccountDebug<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredAccount")
+            .field("resolver", &self.0.resolver)
+            .field("directory", &self.0.directory)
+            .field("credentials", &Redacted)
+            .finish()
+    }
+}
+
+/// A [`StoredCert`] as `Debug` shows it: without its private key (and chain).
+struct CertDebug<'a>(&'a StoredCert);
+
+impl std::fmt::Debug for CertDebug<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredCert")
+            .field("hosts", &self.0.hosts)
+            .field("not_before", &self.0.not_before)
+            .field("not_after", &self.0.not_after)
+            .field("issuer", &self.0.issuer)
+            .field("key_pem", &Redacted)
+            .finish_non_exhaustive()
+    }
+}
+
+// Hand-written: see the type's documentation.
+impl std::fmt::Debug for IngressCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IngressCommand::SetCa { ca: _ } => f.debug_struct("SetCa").field("ca", &Redacted).finish(),
+            IngressCommand::SetAcmeResolver { name, resolver, account } => f
+                .debug_struct("SetAcmeResolver")
+                .field("name", name)
+                .field("resolver", resolver)
+                .field("account", &account.as_ref().map(AccountDebug))
+                .finish(),
+            IngressCommand::SetAcmeAccount { name, account } => {
+                f.debug_struct("SetAcmeAccount").field("name", name).field("account", &AccountDebug(account)).finish()
+            }
+            IngressCommand::PutCert { key, cert } => f.debug_struct("PutCert").field("key", key).field("cert", &CertDebug(cert)).finish(),
+            IngressCommand::RemoveCert { key } => f.debug_struct("RemoveCert").field("key", key).finish(),
+            IngressCommand::SetChallenge { token, key_authorization } => {
+                f.debug_struct("SetChallenge").field("token", token).field("key_authorization", key_authorization).finish()
+            }
+            IngressCommand::RemoveChallenge { token } => f.debug_struct("RemoveChallenge").field("token", token).finish(),
+        }
+    }
 }
 
 /// The key a certificate is stored under: its hosts, sorted, joined by `,`.

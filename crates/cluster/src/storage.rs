@@ -42,6 +42,7 @@ fn read_err(e: impl std::fmt::Display) -> StorageError {
 pub fn open(dir: &Path) -> anyhow::Result<(LogStore, StateMachineStore)> {
     use anyhow::Context;
     let path = dir.join("raft.redb");
+    restrict_to_owner(&path).with_context(|| format!("cannot create {}", path.display()))?;
     let db = redb::Database::create(&path).with_context(|| format!("cannot open {}", path.display()))?;
     let db = Arc::new(db);
     let tx = db.begin_write()?;
@@ -51,6 +52,21 @@ pub fn open(dir: &Path) -> anyhow::Result<(LogStore, StateMachineStore)> {
     let log = LogStore { db: db.clone() };
     let sm = StateMachineStore::load(db).map_err(|e| anyhow::anyhow!("cannot load the state machine: {e}"))?;
     Ok((log, sm))
+}
+
+/// Creates `path` if missing, mode 0600, and makes an existing file 0600 too: it
+/// holds the CA key and the token secrets, which no other local user may read.
+/// redb opens an empty file as a new database.
+#[cfg(unix)]
+fn restrict_to_owner(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+}
+
+#[cfg(not(unix))]
+fn restrict_to_owner(_path: &Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 fn get_meta<T: DeserializeOwned>(db: &redb::Database, key: &str) -> Result<Option<T>, StorageError> {

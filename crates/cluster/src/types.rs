@@ -26,7 +26,10 @@ pub type StorageError = openraft::StorageError<NodeId>;
 
 /// A change to the cluster state. Every change goes through the Raft log, on one
 /// node as on seven.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `Debug` is hand-written (below): openraft and tracing log entries with it, and
+/// the CA key and token secrets must never end up in logs.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
     /// Create or replace a stack, to run on `node` (until scheduling assigns replicas).
@@ -52,6 +55,47 @@ pub enum Command {
     SetDraining { node: NodeId, draining: bool },
     /// Certificates, ACME settings and challenge answers of the ingress.
     Ingress(crate::ingress::IngressCommand),
+}
+
+/// What `Debug` prints instead of a secret.
+pub(crate) struct Redacted;
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// What `Debug` prints instead of a list of secrets: how many there are.
+struct RedactedList(usize);
+
+impl std::fmt::Debug for RedactedList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} redacted>", self.0)
+    }
+}
+
+// Hand-written so the CA key and the token secrets never end up in logs; every
+// other field prints as the derived impl would.
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::PutStack { stack, node } => f.debug_struct("PutStack").field("stack", stack).field("node", node).finish(),
+            Command::RemoveStack { name } => f.debug_struct("RemoveStack").field("name", name).finish(),
+            Command::PutNode { node } => f.debug_struct("PutNode").field("node", node).finish(),
+            Command::RemoveNode { id } => f.debug_struct("RemoveNode").field("id", id).finish(),
+            Command::SetCa { cert_pem, key_pem: _ } => {
+                f.debug_struct("SetCa").field("cert_pem", cert_pem).field("key_pem", &Redacted).finish()
+            }
+            Command::SetJoinSecrets { hashes } => f.debug_struct("SetJoinSecrets").field("hashes", &RedactedList(hashes.len())).finish(),
+            Command::SetCliSecrets { secrets } => f.debug_struct("SetCliSecrets").field("secrets", &RedactedList(secrets.len())).finish(),
+            Command::SetPlacement { placement } => f.debug_struct("SetPlacement").field("placement", placement).finish(),
+            Command::Rollback { name, automatic } => f.debug_struct("Rollback").field("name", name).field("automatic", automatic).finish(),
+            Command::SetRollout { slots } => f.debug_struct("SetRollout").field("slots", slots).finish(),
+            Command::SetDraining { node, draining } => f.debug_struct("SetDraining").field("node", node).field("draining", draining).finish(),
+            Command::Ingress(command) => f.debug_tuple("Ingress").field(command).finish(),
+        }
+    }
 }
 
 /// What applying a command did.
