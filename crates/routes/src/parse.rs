@@ -44,7 +44,14 @@ pub enum Reason {
     BadHost(String),
     #[error("path prefix `{0}` must start with `/`")]
     BadPath(String),
+    #[error("rule nested more than {0} levels deep (parentheses, `!`, `&&` and `||` count)")]
+    TooDeep(usize),
 }
+
+/// How deep a rule may nest: parentheses, `!` and each `&&`/`||` of a chain (which
+/// builds a left-deep tree) count one level. Real rules need a handful; the bound keeps
+/// the recursive parser, printer, matcher and drop of a hostile rule off the stack's end.
+pub const MAX_DEPTH: usize = 100;
 
 /// Traefik matchers roost knows by name but does not serve; named in the error.
 const UNSUPPORTED: &[&str] = &[
@@ -135,6 +142,7 @@ fn lex(text: &str) -> Result<Vec<(usize, Tok)>, ParseError> {
 struct Parser {
     toks: Vec<(usize, Tok)>,
     at: usize,
+    depth: usize,
 }
 
 impl Parser {
@@ -167,6 +175,15 @@ impl Parser {
         }
     }
 
+    /// One level deeper at byte `offset`; an error past [`MAX_DEPTH`].
+    fn enter(&mut self, offset: usize) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return err(offset, Reason::TooDeep(MAX_DEPTH));
+        }
+        Ok(())
+    }
+
     fn or(&mut self) -> Result<Rule, ParseError> {
         self.binary(Tok::Or, Self::and, Rule::Or)
     }
@@ -178,23 +195,34 @@ impl Parser {
     /// `operand (op operand)*`, grouped to the left.
     fn binary(&mut self, op: Tok, operand: fn(&mut Self) -> Result<Rule, ParseError>, make: fn(Box<Rule>, Box<Rule>) -> Rule) -> Result<Rule, ParseError> {
         let mut left = operand(self)?;
+        let outer = self.depth;
         while *self.peek() == op {
+            let at = self.offset();
+            self.enter(at)?;
             self.next();
             left = make(Box::new(left), Box::new(operand(self)?));
         }
+        self.depth = outer;
         Ok(left)
     }
 
     fn unary(&mut self) -> Result<Rule, ParseError> {
         match self.peek().clone() {
             Tok::Not => {
+                let at = self.offset();
+                self.enter(at)?;
                 self.next();
-                Ok(Rule::Not(Box::new(self.unary()?)))
+                let inner = self.unary()?;
+                self.depth -= 1;
+                Ok(Rule::Not(Box::new(inner)))
             }
             Tok::Open => {
+                let at = self.offset();
+                self.enter(at)?;
                 self.next();
                 let inner = self.or()?;
                 self.expect(Tok::Close, "`)`")?;
+                self.depth -= 1;
                 Ok(inner)
             }
             Tok::Ident(name) => {
@@ -263,7 +291,7 @@ pub fn parse(text: &str) -> Result<Rule, ParseError> {
     if toks.len() == 1 {
         return err(0, Reason::Empty);
     }
-    let mut p = Parser { toks, at: 0 };
+    let mut p = Parser { toks, at: 0, depth: 0 };
     let rule = p.or()?;
     if *p.peek() != Tok::End {
         return p.unexpected("the end of the rule");
