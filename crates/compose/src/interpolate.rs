@@ -12,7 +12,13 @@ pub enum InterpError {
     Required { name: String, message: String },
     #[error("invalid interpolation format in `{0}`: write a literal `$` as `$$`")]
     Invalid(String),
+    #[error("interpolation nested more than {0} levels deep (`${{A:-${{B:-...}}}}`)")]
+    TooDeep(usize),
 }
+
+/// How deep `${A:-${B:-...}}` defaults may nest: the expansion recurses once per level,
+/// so a hostile value must not run it off the end of the stack. Real files use one or two.
+pub const MAX_DEPTH: usize = 32;
 
 /// Result of expanding one string.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -29,7 +35,7 @@ pub struct Expanded {
 /// [`InterpError::Invalid`] for a malformed `${` or a lone `$`.
 pub fn expand(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Expanded, InterpError> {
     let mut out = Expanded::default();
-    expand_into(s, lookup, &mut out)?;
+    expand_into(s, lookup, &mut out, 0)?;
     Ok(out)
 }
 
@@ -40,7 +46,10 @@ fn is_name_char(c: char) -> bool {
     c == '_' || c.is_ascii_alphanumeric()
 }
 
-fn expand_into(s: &str, lookup: &dyn Fn(&str) -> Option<String>, out: &mut Expanded) -> Result<(), InterpError> {
+fn expand_into(s: &str, lookup: &dyn Fn(&str) -> Option<String>, out: &mut Expanded, depth: usize) -> Result<(), InterpError> {
+    if depth > MAX_DEPTH {
+        return Err(InterpError::TooDeep(MAX_DEPTH));
+    }
     let invalid = || InterpError::Invalid(s.to_string());
     let mut rest = s;
     while let Some(i) = rest.find('$') {
@@ -56,7 +65,7 @@ fn expand_into(s: &str, lookup: &dyn Fn(&str) -> Option<String>, out: &mut Expan
                 let body_start = &after[1..];
                 let end = matching_brace(body_start).ok_or_else(invalid)?;
                 let body = &body_start[..end];
-                expand_braced(body, lookup, out).map_err(|e| match e {
+                expand_braced(body, lookup, out, depth).map_err(|e| match e {
                     InterpError::Invalid(_) => invalid(),
                     e => e,
                 })?;
@@ -98,7 +107,7 @@ fn matching_brace(s: &str) -> Option<usize> {
     None
 }
 
-fn expand_braced(body: &str, lookup: &dyn Fn(&str) -> Option<String>, out: &mut Expanded) -> Result<(), InterpError> {
+fn expand_braced(body: &str, lookup: &dyn Fn(&str) -> Option<String>, out: &mut Expanded, depth: usize) -> Result<(), InterpError> {
     let len = body.find(|c: char| !is_name_char(c)).unwrap_or(body.len());
     let name = &body[..len];
     if name.is_empty() || !name.starts_with(is_name_start) {
@@ -115,7 +124,7 @@ fn expand_braced(body: &str, lookup: &dyn Fn(&str) -> Option<String>, out: &mut 
         Some(v) => !(colon && v.is_empty()),
         None => false,
     };
-    let word = |w: &str, out: &mut Expanded| expand_into(w, lookup, out);
+    let word = |w: &str, out: &mut Expanded| expand_into(w, lookup, out, depth + 1);
     match op.chars().next() {
         None if !colon => match val {
             Some(v) => out.value.push_str(&v),
@@ -138,7 +147,7 @@ fn expand_braced(body: &str, lookup: &dyn Fn(&str) -> Option<String>, out: &mut 
                 out.value.push_str(val.as_deref().unwrap_or(""));
             } else {
                 let mut msg = Expanded::default();
-                expand_into(&op[1..], lookup, &mut msg)?;
+                expand_into(&op[1..], lookup, &mut msg, depth + 1)?;
                 return Err(InterpError::Required { name: name.to_string(), message: msg.value });
             }
         }
@@ -215,5 +224,14 @@ mod tests {
         assert!(matches!(run("${A"), Err(InterpError::Invalid(_))));
         assert!(matches!(run("a $ b"), Err(InterpError::Invalid(_))));
         assert!(matches!(run("${A:x}"), Err(InterpError::Invalid(_))));
+    }
+
+    /// Found by fuzzing: 20 000 nested `${U:-` defaults overflowed the stack.
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = format!("{}x{}", "${U:-".repeat(20_000), "}".repeat(20_000));
+        assert_eq!(run(&deep), Err(InterpError::TooDeep(MAX_DEPTH)));
+        let ok = format!("{}x{}", "${U:-".repeat(MAX_DEPTH), "}".repeat(MAX_DEPTH));
+        assert_eq!(run(&ok).unwrap().value, "x");
     }
 }

@@ -123,6 +123,27 @@ enum Frame {
     Map { entries: Vec<(Key, Node)>, pos: Pos, anchor: usize, key: Option<Key>, merges: Vec<Node> },
 }
 
+/// How many nodes aliases may copy in one document, all aliases together. Anchors and
+/// aliases are expanded by copying, so without a bound a few lines (anchors aliasing
+/// anchors, "billion laughs") would expand to billions of nodes. Real Compose files copy
+/// a few hundred at most.
+const MAX_ALIAS_NODES: usize = 100_000;
+/// How many bytes of scalars and keys aliases may copy in one document.
+const MAX_ALIAS_BYTES: usize = 16 << 20;
+
+/// Nodes and scalar/key bytes in a tree.
+fn size_of(n: &Node) -> (usize, usize) {
+    match &n.v {
+        Value::Str(s) => (1, s.len()),
+        Value::Seq(items) => items.iter().map(size_of).fold((1, 0), |a, b| (a.0 + b.0, a.1 + b.1)),
+        Value::Map(entries) => entries.iter().fold((1, 0), |a, (k, v)| {
+            let b = size_of(v);
+            (a.0 + b.0 + 1, a.1 + b.1 + k.name.len())
+        }),
+        _ => (1, 0),
+    }
+}
+
 fn pos_of(src: usize, m: &serde_saphyr::granit_parser::Marker) -> Pos {
     Pos { src, line: m.line(), col: m.col() + 1 }
 }
@@ -137,6 +158,7 @@ fn scan_err(src: usize, e: &ScanError) -> SyntaxError {
 /// A [`SyntaxError`] for malformed YAML, undefined aliases, duplicate keys or bad merges.
 pub fn parse(src: usize, text: &str) -> Result<Node, SyntaxError> {
     let mut anchors: HashMap<usize, Node> = HashMap::new();
+    let (mut alias_nodes, mut alias_bytes) = (0usize, 0usize);
     let mut stack: Vec<Frame> = Vec::new();
     let mut root: Option<Node> = None;
     for ev in Parser::new_from_str(text) {
@@ -155,7 +177,21 @@ pub fn parse(src: usize, text: &str) -> Result<Node, SyntaxError> {
                 Some((n, merge))
             }
             Event::Alias(id) => match anchors.get(&id) {
-                Some(n) => Some((n.clone(), false)),
+                Some(n) => {
+                    let (nodes, bytes) = size_of(n);
+                    alias_nodes += nodes;
+                    alias_bytes += bytes;
+                    if alias_nodes > MAX_ALIAS_NODES || alias_bytes > MAX_ALIAS_BYTES {
+                        return Err(SyntaxError {
+                            pos,
+                            message: format!(
+                                "aliases expand to more than {MAX_ALIAS_NODES} nodes or {} MiB (anchors aliasing anchors?); refusing to expand",
+                                MAX_ALIAS_BYTES >> 20
+                            ),
+                        });
+                    }
+                    Some((n.clone(), false))
+                }
                 None => return Err(SyntaxError { pos, message: "alias to an unknown anchor".into() }),
             },
             Event::SequenceStart(_, anchor, _) => {
