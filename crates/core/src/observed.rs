@@ -53,6 +53,19 @@ pub struct ObservedContainer {
     pub exposed: Vec<u16>,
 }
 
+impl ObservedContainer {
+    /// Running, and healthy where a healthcheck says: a replica that should get work.
+    pub fn serving(&self) -> bool {
+        self.state == ContainerState::Running && matches!(self.health, Health::Healthy | Health::None)
+    }
+
+    /// Its IPv4 address on one of its networks (any: every one is reachable from its
+    /// own node), for reaching it from the node.
+    pub fn ipv4(&self) -> Option<std::net::Ipv4Addr> {
+        self.addresses.values().find_map(|a| a.parse().ok())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase", tag = "state")]
 pub enum ContainerState {

@@ -130,11 +130,6 @@ fn start_first(service: &Service) -> bool {
     service.update_config.as_ref().is_some_and(|u| u.order == "start-first") && !is_stateful(service)
 }
 
-/// Running, and healthy where a healthcheck says.
-fn serving(c: &ObservedContainer) -> bool {
-    c.state == ContainerState::Running && matches!(c.health, Health::Healthy | Health::None)
-}
-
 /// A service whose two copies must never run at once: it mounts a named volume, or
 /// says `x-roost: {singleton: true}`. Stateless replicas may run on both sides of a
 /// partition for a moment; stateful ones are fenced.
@@ -218,7 +213,7 @@ impl Reconciler {
                     let best = pick_best(found, &hash);
                     for c in found.iter().filter(|c| Some(c.id.as_str()) != best.map(|b| b.id.as_str())) {
                         // Start-first: the old copy serves until the new one does.
-                        let new_not_serving = best.is_some_and(|b| b.config_hash == hash && !serving(b));
+                        let new_not_serving = best.is_some_and(|b| b.config_hash == hash && !b.serving());
                         if new_not_serving && c.config_hash != hash && c.state == ContainerState::Running {
                             kept.insert(c.id.as_str());
                             continue;
@@ -394,9 +389,7 @@ fn dependencies_ready(ctx: &SlotContext<'_>, mem: &mut SlotMemory) -> bool {
         let holds = |c: &Option<&ObservedContainer>| match (rule.condition, c) {
             (_, None) => false,
             (DependencyCondition::ServiceStarted, Some(c)) => c.state == ContainerState::Running,
-            (DependencyCondition::ServiceHealthy, Some(c)) => {
-                c.state == ContainerState::Running && matches!(c.health, Health::Healthy | Health::None)
-            }
+            (DependencyCondition::ServiceHealthy, Some(c)) => c.serving(),
             (DependencyCondition::ServiceCompletedSuccessfully, Some(c)) => {
                 c.state == (ContainerState::Exited { code: Some(0) })
             }

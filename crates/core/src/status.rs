@@ -81,7 +81,7 @@ pub fn replica_status(
                     row.up_to_date = c.config_hash == hash;
                     let one_shot_done = c.state == (ContainerState::Exited { code: Some(0) })
                         && service.restart.condition != RestartCondition::Any;
-                    let serving = c.state == ContainerState::Running && matches!(c.health, Health::Healthy | Health::None);
+                    let serving = c.serving();
                     row.ready = row.up_to_date && (serving || one_shot_done);
                     let exit_is_final = matches!(c.state, ContainerState::Exited { code: Some(code) } if code != 0)
                         && service.restart.condition == RestartCondition::None;

@@ -43,14 +43,10 @@ pub fn targets(
             if c.state != ContainerState::Running || c.health == Health::Unhealthy {
                 continue;
             }
-            let healthy = matches!(c.health, Health::Healthy | Health::None);
+            let healthy = c.serving();
             let (rank, target) = match n.node {
                 None => {
-                    let Some(ip) = c
-                        .addresses
-                        .values()
-                        .find_map(|a| a.parse::<Ipv4Addr>().ok())
-                    else {
+                    let Some(ip) = c.ipv4() else {
                         continue;
                     };
                     (0, Target::Local { ip, slot: c.slot })

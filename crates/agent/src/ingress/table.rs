@@ -7,11 +7,11 @@
 //! agent's [`super::dial::MeshDial`] recognizes. A replica is a healthy backend when it
 //! runs and its healthcheck passes (or it has none).
 
-use roost_core::observed::{ContainerState, Health, ObservedContainer};
+use roost_core::observed::{ContainerState, ObservedContainer};
 use roost_proxy::{Backend, ProxyRoute, Table};
 use roost_spec::Stack;
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 /// The containers one node runs.
 pub struct NodeContainers<'a> {
@@ -71,10 +71,7 @@ pub fn build<'a>(
                             }
                         };
                         let addr = match node.node {
-                            None => match c
-                                .addresses
-                                .values()
-                                .find_map(|a| a.parse::<Ipv4Addr>().ok())
+                            None => match c.ipv4()
                             {
                                 Some(ip) => SocketAddr::new(IpAddr::V4(ip), port),
                                 None => continue,
@@ -94,7 +91,7 @@ pub fn build<'a>(
                         };
                         backends.push(Backend {
                             addr,
-                            healthy: serving(c),
+                            healthy: c.serving(),
                         });
                     }
                 }
@@ -111,10 +108,6 @@ pub fn build<'a>(
         }
     }
     out
-}
-
-fn serving(c: &ObservedContainer) -> bool {
-    c.state == ContainerState::Running && matches!(c.health, Health::Healthy | Health::None)
 }
 
 /// The route's port, or the container's single exposed TCP port; `Ok(None)` while the
@@ -156,6 +149,7 @@ pub fn remote_addr(r: &Remote) -> SocketAddr {
 mod tests {
     use super::*;
     use expect_test::expect;
+    use roost_core::observed::Health;
 
     fn container(
         stack: &str,

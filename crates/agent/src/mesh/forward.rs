@@ -6,6 +6,7 @@
 
 use crate::Agent;
 use roost_net::backends::{targets, NodeContainers, Target};
+use roost_proxy::BoxStream;
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -96,7 +97,7 @@ async fn handle(agent: &Arc<Agent>, mut client: TcpStream, src: Ipv4Addr) -> any
                     })
                     .map(|s| {
                         let _ = s.set_nodelay(true);
-                        Upstream::Plain(s)
+                        Box::new(s) as BoxStream
                     })
             }
             Target::Remote { node, slot } => {
@@ -108,17 +109,12 @@ async fn handle(agent: &Arc<Agent>, mut client: TcpStream, src: Ipv4Addr) -> any
                 };
                 super::tunnel::open(agent, *node, &req)
                     .await
-                    .map(|s| Upstream::Tunnel(Box::new(s)))
+                    .map(|s| Box::new(s) as BoxStream)
             }
         };
         match attempt {
-            Ok(Upstream::Plain(mut up)) => {
+            Ok(mut up) => {
                 tokio::io::copy_bidirectional_with_sizes(&mut client, &mut up, BUFFER, BUFFER)
-                    .await?;
-                return Ok(());
-            }
-            Ok(Upstream::Tunnel(mut up)) => {
-                tokio::io::copy_bidirectional_with_sizes(&mut client, &mut *up, BUFFER, BUFFER)
                     .await?;
                 return Ok(());
             }
@@ -131,9 +127,4 @@ async fn handle(agent: &Arc<Agent>, mut client: TcpStream, src: Ipv4Addr) -> any
     // Nothing took it: close at once (the client sees a reset-like end, not a hang).
     let _ = client.shutdown().await;
     anyhow::bail!("{stack}/{service}:{}: {last_error}", dst.port())
-}
-
-enum Upstream {
-    Plain(TcpStream),
-    Tunnel(Box<super::tunnel::TunnelStream>),
 }

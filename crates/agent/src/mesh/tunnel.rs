@@ -102,10 +102,7 @@ pub async fn accept(
             })
             .collect();
         running.sort_by_key(|c| c.slot != req.slot);
-        running
-            .iter()
-            .filter_map(|c| c.addresses.values().find_map(|a| a.parse().ok()))
-            .collect()
+        running.iter().filter_map(|c| c.ipv4()).collect()
     };
     let mut up = None;
     let mut reason = format!(
