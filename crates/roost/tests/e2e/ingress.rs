@@ -62,7 +62,12 @@ fn routes_from_x_roost_and_traefik_labels_reach_the_right_service() {
     wait_until(Duration::from_secs(10), "the blog route", || get("blog.lan", "/").is_some_and(|(s, _)| s == 200));
     assert_eq!(get("blog.lan", "/"), Some((200, "blog".into())));
     assert_eq!(get("BLOG.lan:18480", "/"), Some((200, "blog".into())), "host names compare without case and port");
-    wait_until(Duration::from_secs(10), "the shop routes", || get("shop.lan", "/").is_some_and(|(s, _)| s == 200));
+    // Both services must be healthy before their routes can be compared: `up` without
+    // `--wait` returns while health checks still run, and a route whose only replica is not
+    // yet healthy rightly answers 503 (this wait once covered `front` only and flaked in CI).
+    wait_until(Duration::from_secs(10), "the shop routes", || {
+        get("shop.lan", "/").is_some_and(|(s, _)| s == 200) && get("shop.lan", "/api/").is_some_and(|(s, _)| s == 200)
+    });
     assert_eq!(get("shop.lan", "/api/"), Some((200, "shop-api-api".into())), "the longer rule (path prefix) wins");
     assert_eq!(get("shop.lan", "/"), Some((200, "shop-front".into())));
     let (status, body) = get("nothing.lan", "/").unwrap();
