@@ -84,7 +84,7 @@ impl Cluster {
             let first = vec![
                 Command::SetCa { cert_pem: ca.cert_pem.clone(), key_pem: ca.key_pem.clone() },
                 Command::SetJoinSecrets { hashes: vec![token.secret.clone()] },
-                Command::PutNode { node: info.clone() },
+                Command::PutNode { node: NodeInfo { cert_sha256: Some(roost_pki::cert_fingerprint(&identity.cert_pem)?), ..info.clone() } },
             ];
             node.bootstrap(&info.addr, first).await.context("cannot start a new one-node cluster")?;
         }
@@ -224,13 +224,14 @@ impl Cluster {
     pub async fn reset_alone(&self) -> anyhow::Result<()> {
         let ca = ClusterCa::generate(&format!("{:016x}", self.id))?;
         let identity = ca.issue_node(&self.info.name, self.id, &[])?;
+        let identity_pem = identity.cert_pem.clone();
         self.switch_to(identity).await?;
         let fingerprint = ca.fingerprint();
         let token = JoinToken::generate(&fingerprint);
         let first = vec![
             Command::SetCa { cert_pem: ca.cert_pem.clone(), key_pem: ca.key_pem.clone() },
             Command::SetJoinSecrets { hashes: vec![token.secret] },
-            Command::PutNode { node: self.info.clone() },
+            Command::PutNode { node: NodeInfo { cert_sha256: Some(roost_pki::cert_fingerprint(&identity_pem)?), ..self.info.clone() } },
         ];
         self.node().bootstrap(&self.info.addr, first).await
     }

@@ -8,6 +8,11 @@
 //!    fingerprint is in the token, proves the token's secret, and gets its CSR signed.
 //! 2. `commit` (with its new certificate): the leader adds it as a learner, waits for
 //!    it to catch up, then makes it a voter while there are fewer than seven.
+//!
+//! Sign refuses a node id that is a member now; commit adds only the node whose
+//! certificate the caller presented, and records that certificate's fingerprint so
+//! that removing the node revokes it ([`roost_cluster::trust`]). A member that gets the
+//! commit forwards it to the leader as `commit-vouched`, which only members may call.
 
 use crate::api::ApiError;
 use crate::peer::{Peer, TlsTransport};
@@ -28,6 +33,7 @@ use std::time::{Duration, Instant};
 
 const SIGN: &str = "/cluster/join/sign";
 const COMMIT: &str = "/cluster/join/commit";
+const COMMIT_VOUCHED: &str = "/cluster/join/commit-vouched";
 const REMOVE: &str = "/cluster/remove";
 /// A peer is reachable if it answered a probe this recently.
 const REACHABLE_WITHIN: Duration = Duration::from_secs(3);
@@ -64,6 +70,7 @@ pub fn peer_router(agent: Arc<Agent>) -> Router {
         .route(crate::probe::PATH, post(probe))
         .route(SIGN, post(join_sign))
         .route(COMMIT, post(join_commit))
+        .route(COMMIT_VOUCHED, post(join_commit_vouched))
         .route(REMOVE, post(remove_member))
         .with_state(agent)
         .merge(remote_cli)
@@ -87,7 +94,7 @@ async fn require_cli_token(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let peer = req.extensions().get::<Peer>().copied().unwrap_or(Peer(None));
+    let peer = req.extensions().get::<Peer>().cloned().unwrap_or_default();
     let bearer = req
         .headers()
         .get(axum::http::header::AUTHORIZATION)
@@ -102,28 +109,31 @@ async fn require_cli_token(
 }
 
 /// Cluster-internal routes need a certificate of this cluster.
-fn member(peer: Peer) -> Result<u64, ApiError> {
-    peer.0.ok_or_else(|| ApiError::forbidden("this endpoint is for cluster members only"))
+fn member(peer: &Peer) -> Result<u64, ApiError> {
+    peer.id().ok_or_else(|| ApiError::forbidden("this endpoint is for cluster members only"))
 }
 
 async fn probe(State(agent): State<Arc<Agent>>, Extension(peer): Extension<Peer>) -> Result<Json<crate::probe::ProbeAnswer>, ApiError> {
-    let from = member(peer)?;
+    let from = member(&peer)?;
     Ok(Json(crate::probe::answer(&agent, from)))
 }
 
 async fn raft_rpc(State(agent): State<Arc<Agent>>, Extension(peer): Extension<Peer>, Path(rpc): Path<String>, body: Bytes) -> Result<Vec<u8>, ApiError> {
-    member(peer)?;
+    member(&peer)?;
     serve_rpc(agent.cluster.node().raft(), &format!("/raft/{rpc}"), &body).await.map_err(ApiError::bad_request)
 }
 
 async fn forwarded_write(State(agent): State<Arc<Agent>>, Extension(peer): Extension<Peer>, body: Bytes) -> Result<Vec<u8>, ApiError> {
-    member(peer)?;
+    member(&peer)?;
     Ok(agent.cluster.node().serve_forwarded(&body).await)
 }
 
 async fn join_sign(State(agent): State<Arc<Agent>>, Json(req): Json<SignRequest>) -> Result<Json<SignResponse>, ApiError> {
     if !agent.cluster.secret_accepted(&req.secret) {
         return Err(ApiError::forbidden("the join token is not valid for this cluster (wrong, or rotated out): get a new one with `roost token`"));
+    }
+    if let Some(refusal) = agent.cluster.with_state(|s| s.join_refusal(req.node_id)) {
+        return Err(ApiError::conflict(refusal));
     }
     let (cert_pem, ca_cert_pem) = agent.cluster.sign(&req.csr_pem, req.node_id).map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
     Ok(Json(SignResponse { cert_pem, ca_cert_pem }))
@@ -148,18 +158,41 @@ async fn on_leader(agent: &Agent, path: &str, body: Vec<u8>) -> Result<Option<Ve
     }
 }
 
+/// The joiner's own commit: bound to the certificate it presents.
 async fn join_commit(State(agent): State<Arc<Agent>>, Extension(peer): Extension<Peer>, body: Bytes) -> Result<Vec<u8>, ApiError> {
-    member(peer)?;
-    if let Some(answer) = on_leader(&agent, COMMIT, body.to_vec()).await? {
-        return Ok(answer);
+    let Some(caller) = peer.0 else {
+        return Err(ApiError::forbidden("a join commit needs the certificate that `join/sign` issued"));
+    };
+    let mut req: CommitRequest = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if let Some(refusal) = agent.cluster.with_state(|s| roost_cluster::trust::commit_refusal(s, caller.id, &caller.cert_sha256, &req.node)) {
+        return Err(ApiError::forbidden(refusal));
+    }
+    req.node.cert_sha256 = Some(caller.cert_sha256);
+    add_vouched(&agent, req).await
+}
+
+/// A commit a member checked and forwarded (see [`join_commit`]).
+async fn join_commit_vouched(State(agent): State<Arc<Agent>>, Extension(peer): Extension<Peer>, body: Bytes) -> Result<Vec<u8>, ApiError> {
+    let caller = member(&peer)?;
+    if !agent.cluster.with_state(|s| s.nodes.contains_key(&caller)) {
+        return Err(ApiError::forbidden("only a member may forward a join commit"));
     }
     let req: CommitRequest = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    add_vouched(&agent, req).await
+}
+
+/// Adds a checked joiner on the leader (forwarding it there if need be).
+async fn add_vouched(agent: &Agent, req: CommitRequest) -> Result<Vec<u8>, ApiError> {
+    let body = serde_json::to_vec(&req).map_err(|e| ApiError::internal(e.to_string()))?;
+    if let Some(answer) = on_leader(agent, COMMIT_VOUCHED, body).await? {
+        return Ok(answer);
+    }
     let voter = agent.cluster.node().add_member(req.node).await.map_err(|e| ApiError::unavailable(format!("{e:#}")))?;
     Ok(serde_json::to_vec(&voter).expect("bool"))
 }
 
 async fn remove_member(State(agent): State<Arc<Agent>>, Extension(peer): Extension<Peer>, body: Bytes) -> Result<Vec<u8>, ApiError> {
-    member(peer)?;
+    member(&peer)?;
     if let Some(answer) = on_leader(&agent, REMOVE, body.to_vec()).await? {
         return Ok(answer);
     }

@@ -9,6 +9,7 @@
 pub mod api;
 mod campaign;
 mod lease;
+mod limits;
 pub mod fence;
 mod cluster_api;
 pub mod ingress;
@@ -219,6 +220,8 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
     std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("cannot restrict permissions of {}", config.data_dir.display()))?;
+    let open_files = limits::raise_open_files();
+    tracing::debug!(?open_files, "open-file limit");
     let agent_id = agent_id(&config.data_dir)?;
     let node_id = u64::from_str_radix(&agent_id, 16).context("the agent id is not hex")?;
     let tcp = match &config.listen {
@@ -242,6 +245,8 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         labels: config.labels.clone(),
         witness: config.witness,
         resources: resources::detect(),
+        // Recorded by whoever admits this node (see `Cluster::open` and join commit).
+        cert_sha256: None,
     };
     let cluster = Cluster::open(&config.data_dir, info).await?;
     // The store's lock proves no other agent uses this dir, so a socket file left here
@@ -297,7 +302,9 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         let tls = agent.cluster.server_tls.clone();
         let tunnels = agent.clone();
         let tunnel: peer::TunnelHandler = Arc::new(move |tls, peer| Box::pin(mesh::tunnel::accept(tunnels.clone(), tls, peer)));
-        background.push(tokio::spawn(peer::serve(listener, tls, cluster_api::peer_router(agent.clone()), tunnel)));
+        let trust = agent.clone();
+        let revoked: peer::Revoked = Arc::new(move |cert| trust.cluster.with_state(|s| s.is_revoked(cert)));
+        background.push(tokio::spawn(peer::serve(listener, tls, cluster_api::peer_router(agent.clone()), tunnel, revoked)));
         fence::spawn(&config.data_dir, agent.docker_host.as_deref(), &agent.agent_id);
         background.push(tokio::spawn(stall::run(agent.stall.clone())));
         background.push(tokio::spawn(campaign::run(agent.clone())));

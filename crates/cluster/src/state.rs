@@ -71,6 +71,10 @@ pub struct NodeInfo {
     pub witness: bool,
     #[serde(default)]
     pub resources: Resources,
+    /// SHA-256 of the node's certificate (DER, hex), recorded when it joined, so that
+    /// removing the node revokes exactly that certificate (see [`crate::trust`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -122,6 +126,10 @@ pub struct ClusterState {
     /// a rollback keeps them too. Kept by [`ClusterState::apply`] itself.
     #[serde(default)]
     pub service_addrs: BTreeMap<String, std::net::Ipv4Addr>,
+    /// Certificates of removed nodes (SHA-256 of the DER, hex): the cluster port treats
+    /// them as strangers although the cluster CA signed them (see [`crate::trust`]).
+    #[serde(default)]
+    pub revoked_certs: BTreeSet<String>,
 }
 
 /// The cluster CA, replicated so any leader can sign joining nodes.
@@ -220,7 +228,11 @@ impl ClusterState {
                 CommandResponse::default()
             }
             Command::RemoveNode { id } => {
-                let removed = self.nodes.remove(id).is_some();
+                let removed_node = self.nodes.remove(id);
+                let removed = removed_node.is_some();
+                if let Some(cert) = removed_node.and_then(|n| n.cert_sha256) {
+                    self.revoked_certs.insert(cert);
+                }
                 self.draining.remove(id);
                 CommandResponse {
                     removed,

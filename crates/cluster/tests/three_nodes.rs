@@ -51,7 +51,7 @@ async fn start(net: &Arc<Net>, dir: &std::path::Path, id: u64) -> Arc<ClusterNod
 }
 
 fn info(id: u64) -> NodeInfo {
-    NodeInfo { id, name: format!("n{id}"), addr: format!("n{id}"), labels: Default::default(), witness: false, resources: Default::default() }
+    NodeInfo { id, name: format!("n{id}"), addr: format!("n{id}"), labels: Default::default(), witness: false, resources: Default::default(), cert_sha256: None }
 }
 
 fn put(name: &str, node: u64) -> Command {

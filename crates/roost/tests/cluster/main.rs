@@ -9,6 +9,7 @@ mod ingress;
 mod network;
 mod size;
 mod strangers;
+mod trust;
 
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};

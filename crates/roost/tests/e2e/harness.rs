@@ -63,6 +63,8 @@ pub struct Agent {
     pub dir: tempfile::TempDir,
     extra_args: Vec<String>,
     stacks: Vec<String>,
+    /// Runs the agent with this soft open-file limit (`ulimit -Sn`), as systemd would.
+    soft_open_files: Option<u32>,
 }
 
 impl Agent {
@@ -72,19 +74,34 @@ impl Agent {
 
     pub fn start_with(args: &[&str]) -> Agent {
         let dir = tempfile::tempdir().unwrap();
-        let mut agent = Agent { child: None, dir, extra_args: args.iter().map(|s| s.to_string()).collect(), stacks: vec![] };
+        let mut agent = Agent { child: None, dir, extra_args: args.iter().map(|s| s.to_string()).collect(), stacks: vec![], soft_open_files: None };
+        agent.spawn();
+        agent
+    }
+
+    /// An agent started with systemd's default soft limit of 1024 open files.
+    pub fn start_as_a_service(args: &[&str]) -> Agent {
+        let dir = tempfile::tempdir().unwrap();
+        let mut agent = Agent { child: None, dir, extra_args: args.iter().map(|s| s.to_string()).collect(), stacks: vec![], soft_open_files: Some(1024) };
         agent.spawn();
         agent
     }
 
     fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("agent.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_roost"))
+        let mut command = match self.soft_open_files {
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.args(["-c", &format!("ulimit -Sn {n} && exec \"$0\" \"$@\""), env!("CARGO_BIN_EXE_roost")]);
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_roost")),
+        };
+        let child = command
             .arg("agent")
             .arg("--data-dir")
             .arg(self.dir.path().join("data"))
-            .args(["--listen", "none"])
-            .args(self.default_ingress_args())
+            .args(self.default_listen_args())
             .args(&self.extra_args)
             .stdout(Stdio::null())
             .stderr(log)
@@ -96,8 +113,11 @@ impl Agent {
         wait_until(Duration::from_secs(10), "the agent's socket", || std::os::unix::net::UnixStream::connect(&socket).is_ok());
     }
 
-    fn default_ingress_args(&self) -> Vec<&'static str> {
+    fn default_listen_args(&self) -> Vec<&'static str> {
         let mut args = Vec::new();
+        if !self.extra_args.iter().any(|a| a == "--listen") {
+            args.extend(["--listen", "none"]);
+        }
         if !self.extra_args.iter().any(|a| a == "--http-listen") {
             args.extend(["--http-listen", INGRESS_HTTP]);
         }

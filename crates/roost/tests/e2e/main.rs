@@ -2,6 +2,7 @@
 //!
 //! Each test is one of the single-node issue's acceptance criteria.
 
+mod cluster_port;
 mod harness;
 mod https;
 mod ingress;

@@ -5,6 +5,13 @@
 //! cluster port (a peer with a certificate from another CA, or no TLS at all, fails the
 //! handshake before any request is read) and tags each connection with the peer's node
 //! id, so handlers can refuse cluster-internal routes to cert-less clients.
+//!
+//! The server half also defends the port: a certificate of a removed node counts as no
+//! certificate ([`roost_cluster::trust`]), strangers get a connection [`budget`], and
+//! a connection that does not finish its request headers within
+//! [`HEADER_READ_TIMEOUT`] is closed.
+
+pub mod budget;
 
 use axum::Router;
 use bytes::Bytes;
@@ -14,15 +21,39 @@ use hyper_util::rt::TokioIo;
 use roost_cluster::network::{BoxFuture, Transport, TransportError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_rustls::rustls;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(800);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a TLS handshake on the cluster port may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the server waits for a request's headers, on a new connection and
+/// between the requests of a kept-alive one.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// A pooled client connection idle this long is not reused: the server may be closing
+/// it ([`HEADER_READ_TIMEOUT`]) just as a request goes out.
+const POOL_IDLE_LIMIT: Duration = Duration::from_secs(20);
 
-/// Who is on the other end of a cluster-port connection.
-#[derive(Debug, Clone, Copy)]
-pub struct Peer(pub Option<u64>);
+/// Who is on the other end of a cluster-port connection: a member's node id and its
+/// certificate's fingerprint, or `None` for a client without a valid, unrevoked
+/// certificate of this cluster.
+#[derive(Debug, Clone, Default)]
+pub struct Peer(pub Option<Member>);
+
+/// A client that presented a certificate of this cluster that is not revoked.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub id: u64,
+    /// [`roost_pki::der_fingerprint`] of its certificate.
+    pub cert_sha256: String,
+}
+
+impl Peer {
+    pub fn id(&self) -> Option<u64> {
+        self.0.as_ref().map(|m| m.id)
+    }
+}
 
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
@@ -31,7 +62,7 @@ pub struct TlsTransport {
     config: RwLock<Arc<rustls::ClientConfig>>,
     /// Idle connections by peer address. A connection is taken out while in use and put
     /// back only after a complete exchange, so each carries one request at a time.
-    pool: Arc<Mutex<HashMap<String, Sender>>>,
+    pool: Arc<Mutex<HashMap<String, (Sender, Instant)>>>,
 }
 
 impl TlsTransport {
@@ -125,18 +156,18 @@ async fn send(sender: &mut Sender, path: &str, body: Vec<u8>) -> Result<Vec<u8>,
 
 impl Transport for TlsTransport {
     fn post(&self, addr: &str, path: &str, body: Vec<u8>) -> BoxFuture<Result<Vec<u8>, TransportError>> {
-        let cached = self.pool.lock().expect("pool lock").remove(addr);
+        let cached = self.pool.lock().expect("pool lock").remove(addr).filter(|(_, idle_since)| idle_since.elapsed() < POOL_IDLE_LIMIT);
         let config = self.config.read().expect("config lock").clone();
         let (addr, path) = (addr.to_owned(), path.to_owned());
         let pool = self.pool.clone();
         Box::pin(async move {
             let mut sender = match cached {
-                Some(s) if s.is_ready() => s,
+                Some((s, _)) if s.is_ready() => s,
                 _ => connect(config, &addr).await?,
             };
             let result = send(&mut sender, &path, body).await;
             if result.is_ok() {
-                pool.lock().expect("pool lock").insert(addr, sender);
+                pool.lock().expect("pool lock").insert(addr, (sender, Instant::now()));
             }
             result
         })
@@ -148,24 +179,38 @@ impl Transport for TlsTransport {
 /// certificate.
 pub type TunnelHandler = Arc<dyn Fn(tokio_rustls::server::TlsStream<tokio::net::TcpStream>, Option<u64>) -> BoxFuture<()> + Send + Sync>;
 
+/// Whether a certificate (by [`roost_pki::der_fingerprint`]) was revoked.
+pub type Revoked = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 /// Serves `router` on `listener` with TLS from `tls` (read per connection, so a join
 /// can swap the identity), tagging each connection with its [`Peer`]; connections that
-/// negotiated the tunnel protocol go to `tunnel` instead.
-pub async fn serve(listener: tokio::net::TcpListener, tls: Arc<RwLock<Arc<rustls::ServerConfig>>>, router: Router, tunnel: TunnelHandler) {
+/// negotiated the tunnel protocol go to `tunnel` instead. A certificate for which
+/// `revoked` holds is treated as none; strangers are held to a [`budget::Budget`].
+pub async fn serve(listener: tokio::net::TcpListener, tls: Arc<RwLock<Arc<rustls::ServerConfig>>>, router: Router, tunnel: TunnelHandler, revoked: Revoked) {
+    let budget = budget::Budget::new(budget::PER_SOURCE, budget::TOTAL);
     loop {
         let (tcp, remote) = match listener.accept().await {
             Ok(c) => c,
             Err(e) => {
+                // Out of file descriptors, most likely: wait for some to be closed.
                 tracing::warn!("cluster port accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let slot = match budget.admit(remote.ip()) {
+            Ok(slot) => slot,
+            Err(refused) => {
+                tracing::debug!(%remote, ?refused, "closed a cluster-port connection at once: too many unproven connections");
                 continue;
             }
         };
         let acceptor = tokio_rustls::TlsAcceptor::from(tls.read().expect("tls lock").clone());
         let router = router.clone();
         let tunnel = tunnel.clone();
+        let revoked = revoked.clone();
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(Duration::from_secs(5), acceptor.accept(tcp)).await {
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(t)) => t,
                 Ok(Err(e)) => {
                     tracing::debug!(%remote, "refused a connection during the TLS handshake: {e}");
@@ -173,22 +218,45 @@ pub async fn serve(listener: tokio::net::TcpListener, tls: Arc<RwLock<Arc<rustls
                 }
                 Err(_) => return,
             };
-            let peer = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|certs| certs.first())
-                .and_then(|c| roost_pki::peer_node_id(c.as_ref()));
+            let peer = Peer(member_of(&tls, &revoked, remote));
+            // A member's connection no longer counts against the strangers' budget; a
+            // stranger's keeps its place until it ends.
+            let _slot = if peer.0.is_some() {
+                slot.release();
+                None
+            } else {
+                Some(slot)
+            };
             if tls.get_ref().1.alpn_protocol() == Some(roost_net::tunnel::ALPN) {
                 let _ = tcp_nodelay(&tls);
-                return tunnel(tls, peer).await;
+                return tunnel(tls, peer.id()).await;
             }
-            let service = hyper_util::service::TowerToHyperService::new(router.layer(axum::Extension(Peer(peer))));
+            let service = hyper_util::service::TowerToHyperService::new(router.layer(axum::Extension(peer)));
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
                 .serve_connection(TokioIo::new(tls), service)
                 .await;
         });
     }
+}
+
+/// The member behind a handshaken connection: the node id in its certificate, unless
+/// that certificate was revoked.
+fn member_of(tls: &tokio_rustls::server::TlsStream<tokio::net::TcpStream>, revoked: &Revoked, remote: std::net::SocketAddr) -> Option<Member> {
+    let cert = tls.get_ref().1.peer_certificates()?.first()?;
+    let id = roost_pki::peer_node_id(cert.as_ref())?;
+    let cert_sha256 = roost_pki::der_fingerprint(cert.as_ref());
+    if revoked(&cert_sha256) {
+        // A removed node that still runs retries several times a second: say it once.
+        static WARNED: Mutex<Option<std::collections::HashSet<String>>> = Mutex::new(None);
+        let first = WARNED.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get_or_insert_default().insert(cert_sha256.clone());
+        if first {
+            tracing::warn!(%remote, node = format!("{id:016x}"), "refusing cluster access to a removed node: its certificate was revoked");
+        }
+        return None;
+    }
+    Some(Member { id, cert_sha256 })
 }
 
 fn tcp_nodelay(tls: &tokio_rustls::server::TlsStream<tokio::net::TcpStream>) -> std::io::Result<()> {
