@@ -1,5 +1,6 @@
 //! The HTTP API the CLI calls (see `roost_api` for the contract).
 
+use crate::sync::MutexExt as _;
 use crate::reconcile_loop::stop_settings;
 use crate::Agent;
 use axum::extract::{Path, Query, State};
@@ -253,7 +254,7 @@ async fn ps(State(agent): State<Arc<Agent>>, Query(q): Query<PsQuery>) -> Result
     let scope = agent.scope();
     let state = agent.cluster.state();
     let (mut replicas, engine_error) = {
-        let view = agent.view.lock().expect("view lock");
+        let view = agent.view.locked();
         (local_rows(&agent.node, &desired, &scope, &view), view.engine_error.clone())
     };
     if scope.slots.is_some() {

@@ -11,6 +11,7 @@
 //! majority has been reachable for [`REARM_AFTER`], long enough for a live leader's
 //! heartbeats to reset the election timer first.
 
+use crate::sync::MutexExt as _;
 use std::time::{Duration, Instant};
 
 /// A voter unheard for this long counts as unreachable here: above the probe interval,
@@ -70,7 +71,7 @@ pub async fn run(agent: std::sync::Arc<crate::Agent>) {
         let node = agent.cluster.node();
         let voters: Vec<u64> = node.metrics().membership_config.membership().voter_ids().collect();
         let now = Instant::now();
-        let seen = agent.seen.lock().expect("seen lock").clone();
+        let seen = agent.seen.locked().clone();
         let reachable = voters
             .iter()
             .filter(|id| **id == agent.cluster.id || seen.get(id).is_some_and(|t| now.duration_since(*t) < UNREACHABLE_AFTER))

@@ -6,6 +6,7 @@
 //! agent makes its own CA and is a one-node cluster at once; joining swaps in the new
 //! cluster's folder, so the old Raft files are never half-overwritten.
 
+use crate::sync::RwLockExt as _;
 use crate::peer::TlsTransport;
 use anyhow::{bail, Context};
 use roost_cluster::node::{ClusterNode, Timing, WriteError};
@@ -100,7 +101,7 @@ impl Cluster {
     }
 
     pub fn node(&self) -> Arc<ClusterNode> {
-        self.node.read().expect("node lock").clone()
+        self.node.reading().clone()
     }
 
     pub fn state(&self) -> ClusterState {
@@ -124,7 +125,7 @@ impl Cluster {
     }
 
     pub fn ca_fingerprint(&self) -> String {
-        self.identity.read().expect("identity lock").ca_fingerprint().unwrap_or_default()
+        self.identity.reading().ca_fingerprint().unwrap_or_default()
     }
 
     /// The current join token (the first accepted secret).
@@ -205,13 +206,13 @@ impl Cluster {
         write_private(&dir.join("identity.json"), &serde_json::to_vec(&identity)?)?;
         let same = self.ca_fingerprint() == fingerprint;
         self.transport.set_config(roost_pki::client_config(&identity)?);
-        *self.server_tls.write().expect("tls lock") = roost_pki::server_config(&identity)?;
-        *self.identity.write().expect("identity lock") = identity;
+        *self.server_tls.writing() = roost_pki::server_config(&identity)?;
+        *self.identity.writing() = identity;
         if !same {
             let old = self.node();
             old.shutdown().await;
             let node = ClusterNode::start(&dir, self.id, self.transport.clone(), Timing::default()).await?;
-            *self.node.write().expect("node lock") = Arc::new(node);
+            *self.node.writing() = Arc::new(node);
         }
         write_private(&self.data_dir.join("cluster/current"), fingerprint[..12].as_bytes())?;
         Ok(())

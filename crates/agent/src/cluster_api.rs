@@ -14,6 +14,7 @@
 //! that removing the node revokes it ([`roost_cluster::trust`]). A member that gets the
 //! commit forwards it to the leader as `commit-vouched`, which only members may call.
 
+use crate::sync::MutexExt as _;
 use crate::api::ApiError;
 use crate::peer::{Peer, TlsTransport};
 use crate::Agent;
@@ -274,7 +275,7 @@ fn reachable(agent: &Agent, id: u64) -> (bool, Option<u64>) {
     if id == agent.cluster.id {
         return (true, Some(0));
     }
-    match agent.seen.lock().expect("seen lock").get(&id) {
+    match agent.seen.locked().get(&id) {
         Some(t) => (t.elapsed() < REACHABLE_WITHIN, Some(t.elapsed().as_millis() as u64)),
         None => (false, None),
     }

@@ -7,6 +7,11 @@
 //! `roost fence-watchdog`, that kills every running stateful container of this agent
 //! (label `io.roost.stateful`) once the deadline passes without a renewal. The deadline
 //! file outlives the agent, so a restarted agent never extends a lease it no longer has.
+//!
+//! An agent that stops cleanly leaves `DIR/fence.stopped`: its watchdog then stays only
+//! as long as it is needed, until the deadline has passed and it has fenced (at once
+//! when fencing is off), and exits. A killed agent leaves no such file, and its
+//! watchdog keeps guarding until a new agent replaces it.
 
 use roost_docker::Driver;
 use std::path::{Path, PathBuf};
@@ -14,6 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const FILE: &str = "lease-deadline";
 const PID_FILE: &str = "fence.pid";
+const STOPPED_FILE: &str = "fence.stopped";
 const EVERY: Duration = Duration::from_millis(100);
 
 fn wall_ms(t: SystemTime) -> u64 {
@@ -36,11 +42,24 @@ pub fn read_deadline(dir: &Path) -> Option<Option<SystemTime>> {
     Some((ms != 0).then(|| UNIX_EPOCH + Duration::from_millis(ms)))
 }
 
+/// Tells the watchdog its agent stopped cleanly (see the module docs).
+pub fn agent_stopped(dir: &Path) {
+    if dir.join(PID_FILE).exists() {
+        if let Err(e) = std::fs::write(dir.join(STOPPED_FILE), b"") {
+            tracing::warn!("cannot tell the fence watchdog that the agent stopped: {e}");
+        }
+    }
+}
+
 /// Starts the watchdog for `dir`, replacing one a previous agent left running.
 pub fn spawn(dir: &Path, docker_host: Option<&str>, owner: &str) {
+    let _ = std::fs::remove_file(dir.join(STOPPED_FILE));
     if let Ok(pid) = std::fs::read_to_string(dir.join(PID_FILE)) {
-        if let Ok(pid) = pid.trim().parse::<i32>() {
-            let _ = std::process::Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        // Only a real process id (0 or -1 would signal a whole group or every process),
+        // and only if it still is a watchdog: the id may have been reused since.
+        let watchdog = |p: &i32| *p > 1 && std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.windows(14).any(|w| w == b"fence-watchdog"));
+        if let Some(pid) = pid.trim().parse::<i32>().ok().filter(watchdog) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
         }
     }
     let Ok(exe) = std::env::current_exe() else { return };
@@ -58,7 +77,8 @@ pub fn spawn(dir: &Path, docker_host: Option<&str>, owner: &str) {
     }
 }
 
-/// The watchdog's loop. Ends when the data dir disappears or another watchdog took over.
+/// The watchdog's loop. Ends when the data dir disappears, another watchdog took over,
+/// or its agent stopped cleanly and there is nothing left to fence.
 pub async fn watchdog(dir: PathBuf, docker_host: Option<String>, owner: String) {
     let me = std::process::id().to_string();
     let mut driver: Option<Driver> = None;
@@ -67,7 +87,13 @@ pub async fn watchdog(dir: PathBuf, docker_host: Option<String>, owner: String) 
         if !dir.exists() || std::fs::read_to_string(dir.join(PID_FILE)).is_ok_and(|p| p.trim() != me) {
             return;
         }
-        let Some(Some(deadline)) = read_deadline(&dir) else { continue };
+        let agent_stopped = dir.join(STOPPED_FILE).exists();
+        let Some(Some(deadline)) = read_deadline(&dir) else {
+            if agent_stopped {
+                return finish(&dir, &me);
+            }
+            continue;
+        };
         if SystemTime::now() < deadline {
             continue;
         }
@@ -76,10 +102,25 @@ pub async fn watchdog(dir: PathBuf, docker_host: Option<String>, owner: String) 
         }
         if let Some(d) = &driver {
             match d.kill_stateful().await {
-                Ok(0) => {}
-                Ok(n) => eprintln!("roost fence-watchdog: lease expired, killed {n} stateful container(s)"),
+                Ok(n) => {
+                    if n > 0 {
+                        eprintln!("roost fence-watchdog: lease expired, killed {n} stateful container(s)");
+                    }
+                    if agent_stopped {
+                        return finish(&dir, &me);
+                    }
+                }
                 Err(_) => driver = None,
             }
         }
+    }
+}
+
+/// The stopped agent's watchdog leaves, and so do its files, unless a new agent
+/// already started its own watchdog.
+fn finish(dir: &Path, me: &str) {
+    if std::fs::read_to_string(dir.join(PID_FILE)).is_ok_and(|p| p.trim() == me) {
+        let _ = std::fs::remove_file(dir.join(STOPPED_FILE));
+        let _ = std::fs::remove_file(dir.join(PID_FILE));
     }
 }

@@ -2,6 +2,7 @@
 //! whether it may grant (as leader), take and renew grants, whether it may run stateful
 //! replicas now, and the deadline it publishes for the fence watchdog.
 
+use crate::sync::MutexExt as _;
 use crate::{fence, probe, Agent};
 use std::time::Instant;
 
@@ -19,14 +20,14 @@ impl Agent {
         }
         // The published figure is only as fresh as the process: after a freeze it is
         // stale (see `stall`).
-        let awake = self.stall.lock().expect("stall lock").trusted(Instant::now());
+        let awake = self.stall.locked().trusted(Instant::now());
         awake && m.millis_since_quorum_ack.is_some_and(|ms| ms < probe::QUORUM_FRESH)
     }
 
     /// A lease grant from the leader, sent at `sent`, valid once this node has applied
     /// the leader's log up to `applied`; kept pending until then.
     pub(crate) fn grant(&self, sent: Instant, applied: u64) {
-        let mut pending = self.pending_grant.lock().expect("grant lock");
+        let mut pending = self.pending_grant.locked();
         if pending.is_none_or(|(s, _)| s < sent) {
             *pending = Some((sent, applied));
         }
@@ -37,7 +38,7 @@ impl Agent {
     /// Takes a pending grant once this node has applied far enough.
     pub(crate) fn take_pending_grant(&self) {
         let applied = self.cluster.node().metrics().last_applied.map_or(0, |l| l.index);
-        let mut pending = self.pending_grant.lock().expect("grant lock");
+        let mut pending = self.pending_grant.locked();
         if let Some((sent, needed)) = *pending {
             if applied >= needed {
                 *pending = None;
@@ -48,14 +49,14 @@ impl Agent {
     }
 
     pub(crate) fn renew_lease(&self, sent: Instant) {
-        let mut until = self.lease_until.lock().expect("lease lock");
+        let mut until = self.lease_until.locked();
         *until = (*until).max(sent + probe::FENCE_AFTER);
     }
 
     /// This node may run stateful replicas.
     pub(crate) fn lease_valid(&self) -> bool {
         self.take_pending_grant();
-        self.grants_leases() || Instant::now() < *self.lease_until.lock().expect("lease lock")
+        self.grants_leases() || Instant::now() < *self.lease_until.locked()
     }
 
     /// This node may not run stateful replicas now: it is in a cluster and holds no
@@ -68,10 +69,20 @@ impl Agent {
     pub(crate) fn publish_deadline(&self) {
         let alone = self.cluster.node_count() <= 1;
         let deadline = (!alone).then(|| {
-            let left = self.lease_until.lock().expect("lease lock").saturating_duration_since(Instant::now());
+            let left = self.lease_until.locked().saturating_duration_since(Instant::now());
             std::time::SystemTime::now() + left
         });
-        fence::write_deadline(&self.data_dir, deadline);
+        // Off the runtime, one write at a time: a disk that hangs must neither stall the
+        // probe loop nor pile up threads. A write that never lands leaves the watchdog
+        // an older deadline, so it fences early, never late.
+        if self.deadline_writing.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
+        let (dir, writing) = (self.data_dir.clone(), self.deadline_writing.clone());
+        tokio::task::spawn_blocking(move || {
+            fence::write_deadline(&dir, deadline);
+            writing.store(false, std::sync::atomic::Ordering::Release);
+        });
     }
 }
 

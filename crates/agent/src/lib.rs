@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+mod background;
 mod campaign;
 mod lease;
 mod limits;
@@ -21,8 +22,10 @@ mod resources;
 mod rollout;
 mod scheduler;
 mod stall;
+pub mod sync;
 pub mod vip;
 
+use crate::sync::MutexExt as _;
 use anyhow::Context;
 use roost_core::observed::Observed;
 use roost_core::reconcile::Reconciler;
@@ -85,6 +88,8 @@ pub struct Agent {
     /// This node's side: until when it may run stateful replicas (the last granted
     /// renewal's send time plus the fence delay).
     lease_until: Mutex<Instant>,
+    /// A write of the fencing deadline is under way (see `Agent::publish_deadline`).
+    deadline_writing: Arc<std::sync::atomic::AtomicBool>,
     /// A lease grant waiting for this node to apply the log up to the index it names.
     pending_grant: Mutex<Option<(Instant, u64)>>,
     data_dir: std::path::PathBuf,
@@ -116,7 +121,7 @@ pub(crate) struct View {
 impl Agent {
     /// Replica rows of the whole cluster: this node's and every fresh peer report's.
     pub(crate) fn cluster_rows(&self) -> Vec<roost_api::ReplicaStatus> {
-        let mut rows = self.view.lock().expect("view lock").rows.clone();
+        let mut rows = self.view.locked().rows.clone();
         rows.extend(self.peer_rows());
         rows
     }
@@ -125,7 +130,7 @@ impl Agent {
     /// threshold is from a node that is gone or cut off: its rows would claim replicas
     /// the cluster has already moved.
     pub(crate) fn peer_rows(&self) -> Vec<roost_api::ReplicaStatus> {
-        let reports = self.reports.lock().expect("reports lock");
+        let reports = self.reports.locked();
         self.cluster.with_state(|s| {
             reports
                 .iter()
@@ -137,7 +142,7 @@ impl Agent {
 
     /// What this node runs, for probe answers.
     pub(crate) fn report(&self) -> probe::Report {
-        let view = self.view.lock().expect("view lock");
+        let view = self.view.locked();
         probe::Report {
             node: self.node.clone(),
             rows: view.rows.clone(),
@@ -156,8 +161,7 @@ impl Agent {
         });
         let remote = self
             .reports
-            .lock()
-            .expect("reports lock")
+            .locked()
             .iter()
             .filter(|(id, (at, _))| state.nodes.contains_key(id) && at.elapsed() < self.down_after)
             .flat_map(|(_, (_, r))| r.containers.clone())
@@ -257,8 +261,8 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         .with_context(|| format!("cannot listen on {}", socket.display()))?;
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))?;
 
-    let mut ingress_tasks = Vec::new();
-    let ingress = ingress::start(&config.ingress, &mut ingress_tasks).await?;
+    let mut background = background::Background::default();
+    let ingress = ingress::start(&config.ingress, &mut background).await?;
     let (mesh, mesh_listeners) = mesh::bind(&agent_id).await?;
     let agent = Arc::new(Agent {
         ingress,
@@ -272,6 +276,7 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         down_after: config.down_after,
         stall: Arc::new(Mutex::new(stall::StallGuard::new(Instant::now()))),
         lease_until: Mutex::new(lease::initial(&config.data_dir)),
+        deadline_writing: Default::default(),
         pending_grant: Default::default(),
         data_dir: config.data_dir.clone(),
         reports: Default::default(),
@@ -284,19 +289,18 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
     });
     agent.ingress.dial.set_agent(Arc::downgrade(&agent));
     tracing::info!(socket = %socket.display(), node = %agent.node, "roost agent listening");
-    let loop_task = tokio::spawn(reconcile_loop::run(agent.clone()));
-    let applied = tokio::spawn(wake_on_apply(agent.clone()));
-    let mut background = vec![loop_task, applied, tokio::spawn(rollout::run(agent.clone()))];
-    background.extend(ingress_tasks);
+    background.spawn("reconcile loop", reconcile_loop::run(agent.clone()));
+    background.spawn("apply watcher", wake_on_apply(agent.clone()));
+    background.spawn("rollout", rollout::run(agent.clone()));
     mesh::spawn(&agent, mesh_listeners, &mut background);
     if let Some(v) = config.vip.clone() {
-        background.push(tokio::spawn(vip::run(agent.clone(), v)));
+        background.spawn("floating address", vip::run(agent.clone(), v));
     }
-    background.push(tokio::spawn(ingress::run(agent.clone(), agent.ingress.proxy.clone())));
+    background.spawn("routing table", ingress::run(agent.clone(), agent.ingress.proxy.clone()));
     // Certificates: the leader issues and renews (on any node, even one without a
     // cluster port), every node serves what is replicated.
-    background.push(tokio::spawn(ingress::certs::run(agent.clone())));
-    background.push(tokio::spawn(ingress::sync::run(agent.clone())));
+    background.spawn("certificate renewal", ingress::certs::run(agent.clone()));
+    background.spawn("certificate sync", ingress::sync::run(agent.clone()));
     if let Some(listener) = tcp {
         tracing::info!(listen = %listener.local_addr()?, advertise = %agent.cluster.info.addr, "cluster port open (mutual TLS)");
         let tls = agent.cluster.server_tls.clone();
@@ -304,25 +308,33 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         let tunnel: peer::TunnelHandler = Arc::new(move |tls, peer| Box::pin(mesh::tunnel::accept(tunnels.clone(), tls, peer)));
         let trust = agent.clone();
         let revoked: peer::Revoked = Arc::new(move |cert| trust.cluster.with_state(|s| s.is_revoked(cert)));
-        background.push(tokio::spawn(peer::serve(listener, tls, cluster_api::peer_router(agent.clone()), tunnel, revoked)));
+        background.spawn("cluster port", peer::serve(listener, tls, cluster_api::peer_router(agent.clone()), tunnel, revoked));
         fence::spawn(&config.data_dir, agent.docker_host.as_deref(), &agent.agent_id);
-        background.push(tokio::spawn(stall::run(agent.stall.clone())));
-        background.push(tokio::spawn(campaign::run(agent.clone())));
-        background.push(tokio::spawn(probe::run(agent.clone())));
-        background.push(tokio::spawn(scheduler::run(agent.clone())));
+        background.spawn("stall guard", stall::run(agent.stall.clone()));
+        background.spawn("leader campaign", campaign::run(agent.clone()));
+        background.spawn("probes", probe::run(agent.clone()));
+        background.spawn("scheduler", scheduler::run(agent.clone()));
     }
     let app = api::router(agent.clone());
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
-    for task in background {
-        task.abort();
-    }
+    let api = std::future::IntoFuture::into_future(axum::serve(listener, app).with_graceful_shutdown(shutdown));
+    // The agent runs until it is told to stop, or until one of its loops ends: then it
+    // stops with that reason rather than limp on with the API answering.
+    let outcome = tokio::select! {
+        served = api => served.context("the local API stopped"),
+        ended = background.first_end() => {
+            tracing::error!("{ended}: stopping the agent");
+            Err(anyhow::anyhow!("{ended}"))
+        }
+    };
+    background.abort_all();
     if let Some(v) = &config.vip {
         vip::release(v, &agent.cluster.info.addr);
     }
     mesh::remove_rules(&agent.mesh);
     agent.cluster.node().shutdown().await;
+    fence::agent_stopped(&config.data_dir);
     let _ = std::fs::remove_file(&socket);
-    Ok(())
+    outcome
 }
 
 /// This agent's id, made once and kept in `DIR/agent-id`, so a restarted agent

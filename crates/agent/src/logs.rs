@@ -1,6 +1,7 @@
 //! `roost logs`: the lines of every replica of a service, each prefixed with
 //! `service-slot | ` as `docker compose logs` does, merged as they arrive.
 
+use crate::sync::MutexExt as _;
 use crate::api::ApiError;
 use crate::Agent;
 use axum::body::Body;
@@ -101,8 +102,7 @@ fn remote_holders(agent: &Agent, q: &LogsQuery) -> Vec<String> {
     let state = agent.cluster.state();
     agent
         .reports
-        .lock()
-        .expect("reports lock")
+        .locked()
         .iter()
         .filter(|(_, (at, r))| {
             at.elapsed() < agent.down_after

@@ -20,6 +20,7 @@
 //! that differ by less than 10 % (NTP-disciplined clocks differ by parts per million;
 //! the margins below hold up to 20 %).
 
+use crate::sync::MutexExt as _;
 use crate::Agent;
 use roost_api::ReplicaStatus;
 use roost_cluster::network::Transport;
@@ -76,7 +77,7 @@ pub struct ProbeAnswer {
 pub fn answer(agent: &Agent, from: u64) -> ProbeAnswer {
     let lease = agent.grants_leases();
     if lease {
-        agent.leases.lock().expect("lease lock").insert(from, Instant::now());
+        agent.leases.locked().insert(from, Instant::now());
     }
     let applied = agent.cluster.node().metrics().last_applied.map_or(0, |l| l.index);
     ProbeAnswer { lease, applied, report: agent.report() }
@@ -94,13 +95,13 @@ pub async fn run(agent: Arc<Agent>) {
             .cluster
             .with_state(|s| s.nodes.values().filter(|n| n.id != agent.cluster.id).map(|n| (n.id, n.addr.clone())).collect());
         for (id, addr) in peers {
-            if !in_flight.lock().expect("in-flight lock").insert(id) {
+            if !in_flight.locked().insert(id) {
                 continue;
             }
             let (agent, in_flight) = (agent.clone(), in_flight.clone());
             tokio::spawn(async move {
                 probe(&agent, id, &addr).await;
-                in_flight.lock().expect("in-flight lock").remove(&id);
+                in_flight.locked().remove(&id);
             });
         }
         if agent.grants_leases() {
@@ -118,11 +119,11 @@ async fn probe(agent: &Agent, id: u64, addr: &str) {
     let call = agent.cluster.transport.post(addr, PATH, Vec::new());
     let Ok(Ok(bytes)) = tokio::time::timeout(EVERY * 2, call).await else { return };
     let Ok(answer) = serde_json::from_slice::<ProbeAnswer>(&bytes) else { return };
-    agent.seen.lock().expect("seen lock").insert(id, Instant::now());
+    agent.seen.locked().insert(id, Instant::now());
     if answer.lease && agent.cluster.node().leader() == Some(id) {
         agent.grant(sent, answer.applied);
     }
-    agent.reports.lock().expect("reports lock").insert(id, (Instant::now(), answer.report));
+    agent.reports.locked().insert(id, (Instant::now(), answer.report));
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! ([`REASSIGN_AFTER`] after its last renewal, or after this leader took over).
 //! Changes are written through Raft in one `SetPlacement`.
 
+use crate::sync::MutexExt as _;
 use crate::probe::{NEW_LEADER_WAIT, REASSIGN_AFTER};
 use crate::Agent;
 use roost_cluster::state::PlacementState;
@@ -53,9 +54,9 @@ pub async fn run(agent: Arc<Agent>) {
 fn decide(agent: &Agent, leading_since: Instant) -> PlacementState {
     let state = agent.cluster.state();
     let now = Instant::now();
-    let seen = agent.seen.lock().expect("seen lock").clone();
-    let leases = agent.leases.lock().expect("lease lock").clone();
-    let reports = agent.reports.lock().expect("reports lock").clone();
+    let seen = agent.seen.locked().clone();
+    let leases = agent.leases.locked().clone();
+    let reports = agent.reports.locked().clone();
     let own = agent.report();
     let voters: std::collections::BTreeSet<u64> =
         agent.cluster.node().metrics().membership_config.membership().voter_ids().collect();

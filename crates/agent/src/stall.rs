@@ -13,6 +13,7 @@
 //! saw such a gap: by then openraft has run a heartbeat round and either republished
 //! fresh figures or learned of a newer leader.
 
+use crate::sync::MutexExt as _;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -53,7 +54,7 @@ impl StallGuard {
 pub async fn run(guard: std::sync::Arc<Mutex<StallGuard>>) {
     loop {
         tokio::time::sleep(TICK).await;
-        guard.lock().expect("stall lock").tick(Instant::now());
+        guard.locked().tick(Instant::now());
     }
 }
 

@@ -2,6 +2,7 @@
 //! plain TCP, replicas on other nodes through the cluster network's tunnels (the
 //! made-up addresses of [`super::table::remote_addr`]).
 
+use crate::sync::RwLockExt as _;
 use super::table::Remote;
 use crate::Agent;
 use roost_proxy::{BoxStream, Dial, DialFuture, TcpDial};
@@ -29,7 +30,7 @@ impl MeshDial {
 
     /// The remote replicas of the table about to be installed.
     pub fn set_remotes(&self, remotes: BTreeMap<SocketAddr, Remote>) {
-        *self.remotes.write().expect("remotes lock") = Arc::new(remotes);
+        *self.remotes.writing() = Arc::new(remotes);
     }
 }
 
@@ -37,8 +38,7 @@ impl Dial for MeshDial {
     fn dial(&self, addr: SocketAddr) -> DialFuture {
         let remote = self
             .remotes
-            .read()
-            .expect("remotes lock")
+            .reading()
             .get(&addr)
             .cloned();
         let Some(r) = remote else {

@@ -19,6 +19,7 @@ mod need;
 pub mod sync;
 pub mod table;
 
+use crate::sync::MutexExt as _;
 use crate::Agent;
 use anyhow::Context;
 use roost_proxy::{CertStore, Proxy, Table};
@@ -60,7 +61,7 @@ pub struct Ingress {
 /// # Errors
 /// An explicitly given address cannot be bound, or the fallback certificate cannot be
 /// made.
-pub async fn start(listen: &Listen, tasks: &mut Vec<tokio::task::JoinHandle<()>>) -> anyhow::Result<Ingress> {
+pub async fn start(listen: &Listen, tasks: &mut crate::background::Background) -> anyhow::Result<Ingress> {
     // Replicas are on the LAN: a connect that takes a second is to a node that is gone,
     // and the request should move on to another replica.
     let dial = Arc::new(dial::MeshDial::default());
@@ -72,16 +73,16 @@ pub async fn start(listen: &Listen, tasks: &mut Vec<tokio::task::JoinHandle<()>>
     let mut ingress = Ingress { proxy: proxy.clone(), dial, certs: certs.clone(), http: None, https: None };
     if let Some(listener) = bind(listen.http.as_deref(), DEFAULT_HTTP, 8080).await? {
         ingress.http = listener.local_addr().ok();
-        tasks.push(tokio::spawn(roost_proxy::serve_http(listener, proxy.clone())));
+        tasks.spawn("ingress (HTTP)", roost_proxy::serve_http(listener, proxy.clone()));
     }
     if let Some(listener) = bind(listen.https.as_deref(), DEFAULT_HTTPS, 8443).await? {
         ingress.https = listener.local_addr().ok();
         let (proxy, certs) = (proxy.clone(), certs.clone());
-        tasks.push(tokio::spawn(async move {
+        tasks.spawn("ingress (HTTPS)", async move {
             if let Err(e) = roost_proxy::serve_https(listener, proxy, certs).await {
                 tracing::error!("the HTTPS listener stopped: {e}");
             }
-        }));
+        });
     }
     tracing::info!(http = ?ingress.http, https = ?ingress.https, "ingress listening");
     Ok(ingress)
@@ -131,8 +132,8 @@ pub async fn run(agent: Arc<Agent>, proxy: Proxy) {
 
 fn current(agent: &Agent) -> table::Built {
     // Built from borrowed state every REFRESH: nothing is copied but the table itself.
-    let view = agent.view.lock().expect("view lock");
-    let reports = agent.reports.lock().expect("reports lock");
+    let view = agent.view.locked();
+    let reports = agent.reports.locked();
     agent.cluster.with_state(|state| {
         let mut nodes = vec![table::NodeContainers { node: None, containers: &view.observed.containers }];
         for (id, (_, report)) in reports.iter().filter(|(_, (at, _))| at.elapsed() < agent.down_after) {

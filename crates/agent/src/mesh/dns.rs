@@ -3,6 +3,7 @@
 //! [`roost_net::dns::answer`]; names that are not the cluster's are relayed, as they
 //! are, to the host's resolvers, the ones Docker would have given the container.
 
+use crate::sync::RwLockExt as _;
 use crate::Agent;
 use roost_net::dns::{answer, servfail, Reply};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -48,7 +49,7 @@ fn source_v4(src: SocketAddr) -> Option<Ipv4Addr> {
 
 /// The reply bytes for one query from `src`, relaying when it is not a cluster name.
 async fn reply(agent: &Agent, query: &[u8], src: SocketAddr) -> Option<Vec<u8>> {
-    let steering = agent.mesh.steering.read().expect("steering lock").clone();
+    let steering = agent.mesh.steering.reading().clone();
     match answer(query, source_v4(src)?, &steering) {
         Reply::Answer(bytes) => Some(bytes),
         Reply::Drop => None,

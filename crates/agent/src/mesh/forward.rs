@@ -4,6 +4,7 @@
 //! [`roost_net::backends::targets`] order that accepts it: on this node straight to the
 //! container, on another node through a [`super::tunnel`].
 
+use crate::sync::{MutexExt as _, RwLockExt as _};
 use crate::Agent;
 use roost_net::backends::{targets, NodeContainers, Target};
 use roost_proxy::BoxStream;
@@ -50,7 +51,7 @@ fn original_destination(stream: &TcpStream) -> std::io::Result<SocketAddrV4> {
 
 async fn handle(agent: &Arc<Agent>, mut client: TcpStream, src: Ipv4Addr) -> anyhow::Result<()> {
     let dst = original_destination(&client)?;
-    let steering = agent.mesh.steering.read().expect("steering lock").clone();
+    let steering = agent.mesh.steering.reading().clone();
     let Some((stack, service)) = steering.service(src, *dst.ip()) else {
         // Not redirected (someone dialled the port directly), or a network that may
         // not reach this service.
@@ -59,8 +60,8 @@ async fn handle(agent: &Arc<Agent>, mut client: TcpStream, src: Ipv4Addr) -> any
     let (stack, service) = (stack.to_owned(), service.to_owned());
     let _ = client.set_nodelay(true);
     let order = {
-        let view = agent.view.lock().expect("view lock");
-        let reports = agent.reports.lock().expect("reports lock");
+        let view = agent.view.locked();
+        let reports = agent.reports.locked();
         let mut nodes = vec![NodeContainers {
             node: None,
             containers: &view.observed.containers,

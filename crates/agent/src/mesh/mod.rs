@@ -13,6 +13,7 @@ pub mod dns;
 pub mod forward;
 pub mod tunnel;
 
+use crate::sync::{MutexExt as _, RwLockExt as _};
 use crate::Agent;
 use roost_net::rules::Ports;
 use roost_net::steer::{self, LocalNetwork, Steering};
@@ -94,24 +95,11 @@ pub async fn bind(agent_id: &str) -> anyhow::Result<(Mesh, Listeners)> {
 }
 
 /// Starts the mesh's tasks.
-pub fn spawn(
-    agent: &Arc<Agent>,
-    listeners: Listeners,
-    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
-) {
-    tasks.push(tokio::spawn(dns::serve_udp(
-        agent.clone(),
-        listeners.dns_udp,
-    )));
-    tasks.push(tokio::spawn(dns::serve_tcp(
-        agent.clone(),
-        listeners.dns_tcp,
-    )));
-    tasks.push(tokio::spawn(forward::serve(
-        agent.clone(),
-        listeners.service,
-    )));
-    tasks.push(tokio::spawn(run(agent.clone())));
+pub fn spawn(agent: &Arc<Agent>, listeners: Listeners, tasks: &mut crate::background::Background) {
+    tasks.spawn("cluster DNS (UDP)", dns::serve_udp(agent.clone(), listeners.dns_udp));
+    tasks.spawn("cluster DNS (TCP)", dns::serve_tcp(agent.clone(), listeners.dns_tcp));
+    tasks.spawn("service forwarder", forward::serve(agent.clone(), listeners.service));
+    tasks.spawn("cluster network rules", run(agent.clone()));
 }
 
 /// Keeps the steering and the firewall current.
@@ -127,7 +115,7 @@ async fn run(agent: Arc<Agent>) {
         } else {
             roost_net::rules::restore_input(&agent.mesh.chain, &steering, agent.mesh.ports)
         };
-        *agent.mesh.steering.write().expect("steering lock") = Arc::new(steering);
+        *agent.mesh.steering.writing() = Arc::new(steering);
         let fresh = applied
             .as_ref()
             .is_some_and(|(r, at)| *r == rules && at.elapsed() < REAPPLY);
@@ -144,7 +132,7 @@ async fn run(agent: Arc<Agent>) {
             })
             .await;
             let result = result.unwrap_or_else(|e| Err(e.to_string()));
-            let mut last = agent.mesh.rules_error.lock().expect("rules error lock");
+            let mut last = agent.mesh.rules_error.locked();
             match result {
                 Ok(()) => {
                     if last.take().is_some() {
@@ -168,7 +156,7 @@ async fn run(agent: Arc<Agent>) {
 /// replicated service addresses.
 fn current(agent: &Agent) -> Steering {
     let networks: Vec<LocalNetwork> = {
-        let view = agent.view.lock().expect("view lock");
+        let view = agent.view.locked();
         view.observed
             .networks
             .iter()

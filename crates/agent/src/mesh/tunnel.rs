@@ -2,6 +2,7 @@
 //! cluster port with the node's cluster certificate and the ALPN protocol
 //! [`roost_net::tunnel::ALPN`].
 
+use crate::sync::MutexExt as _;
 use crate::Agent;
 use roost_net::tunnel::{parse_status, split_line, status, Request};
 use std::sync::Arc;
@@ -90,7 +91,7 @@ pub async fn accept(
     };
     // The named slot if it runs here, else any running replica of the service here.
     let candidates: Vec<std::net::Ipv4Addr> = {
-        let view = agent.view.lock().expect("view lock");
+        let view = agent.view.locked();
         let mut running: Vec<_> = view
             .observed
             .containers

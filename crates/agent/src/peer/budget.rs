@@ -7,9 +7,10 @@
 //! the budget once their certificate checked out, so a flood from one address can
 //! neither starve the agent of file descriptors nor lock members out.
 
+use crate::sync::MutexExt as _;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 /// Unproven connections one source address may hold.
 pub const PER_SOURCE: usize = 64;
@@ -59,7 +60,7 @@ impl Budget {
     pub fn admit(self: &Arc<Self>, source: IpAddr) -> Result<Slot, Refused> {
         // The counts stay consistent whatever panicked while holding the lock (only
         // additions and subtractions happen under it), so a poisoned lock is used as is.
-        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut held = self.held.locked();
         if held.total >= self.total {
             return Err(Refused::Total);
         }
@@ -73,7 +74,7 @@ impl Budget {
     }
 
     fn give_back(&self, source: IpAddr) {
-        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut held = self.held.locked();
         held.total = held.total.saturating_sub(1);
         if let Some(count) = held.by_source.get_mut(&source) {
             *count -= 1;
@@ -85,7 +86,7 @@ impl Budget {
 
     /// Unproven connections held now (tests, metrics).
     pub fn held(&self) -> usize {
-        self.held.lock().unwrap_or_else(PoisonError::into_inner).total
+        self.held.locked().total
     }
 }
 

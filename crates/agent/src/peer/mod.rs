@@ -13,6 +13,7 @@
 
 pub mod budget;
 
+use crate::sync::{MutexExt as _, RwLockExt as _};
 use axum::Router;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -72,12 +73,12 @@ impl TlsTransport {
 
     /// The client config in force (this node's cluster identity).
     pub fn client_config(&self) -> Arc<rustls::ClientConfig> {
-        self.config.read().expect("config lock").clone()
+        self.config.reading().clone()
     }
 
     pub fn set_config(&self, config: Arc<rustls::ClientConfig>) {
-        *self.config.write().expect("config lock") = config;
-        self.pool.lock().expect("pool lock").clear();
+        *self.config.writing() = config;
+        self.pool.locked().clear();
     }
 
     /// One POST with an explicit TLS config (the join client, which has no cluster cert).
@@ -96,7 +97,7 @@ impl TlsTransport {
 /// # Errors
 /// As [`TlsTransport::post_with`].
 pub async fn get_stream(transport: &TlsTransport, addr: &str, path: &str) -> Result<hyper::body::Incoming, TransportError> {
-    let config = transport.config.read().expect("config lock").clone();
+    let config = transport.config.reading().clone();
     let mut sender = connect(config, addr).await?;
     let req = Request::get(path)
         .header("host", roost_pki::NODE_SERVER_NAME)
@@ -156,8 +157,8 @@ async fn send(sender: &mut Sender, path: &str, body: Vec<u8>) -> Result<Vec<u8>,
 
 impl Transport for TlsTransport {
     fn post(&self, addr: &str, path: &str, body: Vec<u8>) -> BoxFuture<Result<Vec<u8>, TransportError>> {
-        let cached = self.pool.lock().expect("pool lock").remove(addr).filter(|(_, idle_since)| idle_since.elapsed() < POOL_IDLE_LIMIT);
-        let config = self.config.read().expect("config lock").clone();
+        let cached = self.pool.locked().remove(addr).filter(|(_, idle_since)| idle_since.elapsed() < POOL_IDLE_LIMIT);
+        let config = self.config.reading().clone();
         let (addr, path) = (addr.to_owned(), path.to_owned());
         let pool = self.pool.clone();
         Box::pin(async move {
@@ -167,7 +168,7 @@ impl Transport for TlsTransport {
             };
             let result = send(&mut sender, &path, body).await;
             if result.is_ok() {
-                pool.lock().expect("pool lock").insert(addr, (sender, Instant::now()));
+                pool.locked().insert(addr, (sender, Instant::now()));
             }
             result
         })
@@ -205,7 +206,7 @@ pub async fn serve(listener: tokio::net::TcpListener, tls: Arc<RwLock<Arc<rustls
                 continue;
             }
         };
-        let acceptor = tokio_rustls::TlsAcceptor::from(tls.read().expect("tls lock").clone());
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls.reading().clone());
         let router = router.clone();
         let tunnel = tunnel.clone();
         let revoked = revoked.clone();
@@ -250,7 +251,7 @@ fn member_of(tls: &tokio_rustls::server::TlsStream<tokio::net::TcpStream>, revok
     if revoked(&cert_sha256) {
         // A removed node that still runs retries several times a second: say it once.
         static WARNED: Mutex<Option<std::collections::HashSet<String>>> = Mutex::new(None);
-        let first = WARNED.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get_or_insert_default().insert(cert_sha256.clone());
+        let first = WARNED.locked().get_or_insert_default().insert(cert_sha256.clone());
         if first {
             tracing::warn!(%remote, node = format!("{id:016x}"), "refusing cluster access to a removed node: its certificate was revoked");
         }

@@ -143,6 +143,14 @@ impl Agent {
         }
     }
 
+    /// `kill -TERM`, as `systemctl stop` would; waits for the agent to exit.
+    pub fn terminate(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg(c.id().to_string()).status();
+            c.wait().unwrap();
+        }
+    }
+
     pub fn restart(&mut self) {
         self.kill9();
         self.spawn();

@@ -8,3 +8,4 @@ mod https;
 mod ingress;
 mod lifecycle;
 mod rejects;
+mod shutdown;
