@@ -3,13 +3,20 @@
 //! One pass: observe the engine, plan with [`Reconciler::plan`], apply the actions
 //! (networks and volumes first, then all container actions concurrently, then network
 //! removal) and record failures in the reconciler so they back off and show in `ps`.
+//! Each error is logged when it first happens, not at every retry.
 //! Passes repeat at once while they change something, else on a wake-up (Docker event,
 //! new desired state) or after a second.
 //!
+//! A replica's name held by a container this agent did not make (invariant 16: an
+//! agent touches only what it created) is reported with the command that frees it,
+//! judged by [`roost_core::name_clash::judge`], and tried again every second.
+//!
 //! [`Reconciler::plan`]: roost_core::reconcile::Reconciler::plan
 
+use crate::sync::MutexExt as _;
 use crate::Agent;
 use futures_util::StreamExt;
+use roost_core::name_clash::NameClash;
 use roost_core::reconcile::{Action, Desired, SlotKey};
 use roost_docker::Driver;
 use roost_spec::Stack;
@@ -62,7 +69,7 @@ async fn pass(agent: &Arc<Agent>, events: &mut Option<tokio::task::JoinHandle<()
     let scope = agent.scope();
     let now = agent.now_ms();
     let actions = {
-        let mut view = agent.view.lock().expect("view lock");
+        let mut view = agent.view.locked();
         view.engine_error = None;
         view.observed = observed.clone();
         let actions = view.reconciler.plan_scoped(&desired, &scope, &observed, now);
@@ -82,17 +89,32 @@ async fn pass(agent: &Arc<Agent>, events: &mut Option<tokio::task::JoinHandle<()
             .filter(|a| a.phase() == phase && !(fenced && starts_stateful(&desired, a)))
             .map(|a| apply(&driver, &desired, a));
         let results = futures_util::future::join_all(batch).await;
-        for (slot, err) in results.into_iter().filter_map(Result::err) {
+        for failure in results.into_iter().filter_map(Result::err) {
             failed = true;
             let now = agent.now_ms();
-            let mut view = agent.view.lock().expect("view lock");
-            match slot {
-                Some(slot) => {
-                    tracing::warn!(%slot, "{err}");
-                    let svc = desired.get(&slot.stack).and_then(|s| s.services.get(&slot.service));
-                    view.reconciler.record_error(&slot, now, err, svc);
+            let mut view = agent.view.locked();
+            match failure {
+                Failure::Slot { slot, error, blocked } => {
+                    let new = if blocked {
+                        view.reconciler.record_blocked(&slot, now, error.clone())
+                    } else {
+                        let svc = desired.get(&slot.stack).and_then(|s| s.services.get(&slot.service));
+                        view.reconciler.record_error(&slot, now, error.clone(), svc)
+                    };
+                    if new {
+                        tracing::warn!(%slot, "{error}");
+                    } else {
+                        tracing::debug!(%slot, "{error}");
+                    }
                 }
-                None => tracing::warn!("{err}"),
+                Failure::Network { stack, network, error } => {
+                    if view.reconciler.record_network_error(&stack, &network, error.clone()) {
+                        tracing::warn!("network {network} of {stack}: {error}");
+                    } else {
+                        tracing::debug!("network {network} of {stack}: {error}");
+                    }
+                }
+                Failure::Other(error) => tracing::warn!("{error}"),
             }
         }
     }
@@ -114,7 +136,7 @@ fn starts_stateful(desired: &Desired, action: &Action) -> bool {
 
 async fn engine_failed(agent: &Agent, error: String) -> Outcome {
     tracing::warn!("container engine unreachable: {error}");
-    agent.view.lock().expect("view lock").engine_error = Some(error);
+    agent.view.locked().engine_error = Some(error);
     agent.drop_driver().await;
     Outcome::Failed
 }
@@ -134,35 +156,44 @@ async fn forward_events(agent: Arc<Agent>, driver: Arc<Driver>) {
     }
 }
 
-type ApplyError = (Option<SlotKey>, String);
+/// What failed in applying an action, and what it is about.
+enum Failure {
+    /// A replica slot's action. `blocked`: not the container's failure (its name is
+    /// held by a container this agent may not touch), so nothing is counted.
+    Slot { slot: SlotKey, error: String, blocked: bool },
+    /// A stack's network could not be created: its slots wait and show why.
+    Network { stack: String, network: String, error: String },
+    Other(String),
+}
 
-async fn apply(driver: &Driver, desired: &Desired, action: &Action) -> Result<(), ApplyError> {
-    let stack_of = |name: &str| desired.get(name).ok_or_else(|| (None, format!("stack {name} vanished")));
+impl Failure {
+    fn slot(slot: &SlotKey, error: impl ToString) -> Failure {
+        Failure::Slot { slot: slot.clone(), error: error.to_string(), blocked: false }
+    }
+}
+
+async fn apply(driver: &Driver, desired: &Desired, action: &Action) -> Result<(), Failure> {
+    let stack_of = |name: &str| desired.get(name).ok_or_else(|| format!("stack {name} vanished"));
     match action {
         Action::EnsureNetwork { stack, network } => {
-            let s = stack_of(stack)?;
-            driver.ensure_network(s, network).await.map_err(|e| (None, format!("network {network} of {stack}: {e}")))
+            let s = stack_of(stack).map_err(Failure::Other)?;
+            driver.ensure_network(s, network).await.map_err(|e| Failure::Network {
+                stack: stack.clone(),
+                network: network.clone(),
+                error: e.to_string(),
+            })
         }
         Action::EnsureVolume { stack, volume } => {
-            let s = stack_of(stack)?;
-            driver.ensure_volume(s, volume).await.map_err(|e| (None, format!("volume {volume} of {stack}: {e}")))
+            let s = stack_of(stack).map_err(Failure::Other)?;
+            driver.ensure_volume(s, volume).await.map_err(|e| Failure::Other(format!("volume {volume} of {stack}: {e}")))
         }
         Action::Create { slot, config_hash } => {
-            let s = stack_of(&slot.stack).map_err(|(_, e)| (Some(slot.clone()), e))?;
-            let fail = |e: roost_docker::DriverError| (Some(slot.clone()), e.to_string());
-            let id = match driver.create_container(s, &slot.service, slot.slot, config_hash).await {
-                // An older copy still holds the name: a start-first update runs both
-                // for a moment, the new one under a name with its config hash.
-                Err(roost_docker::DriverError::Conflict { .. }) => {
-                    let name = format!("{}-{config_hash}", roost_core::labels::container_name(&slot.stack, &slot.service, slot.slot));
-                    driver.create_container_named(s, &slot.service, slot.slot, config_hash, &name).await.map_err(fail)?
-                }
-                other => other.map_err(fail)?,
-            };
-            driver.start_container(&id).await.map_err(fail)
+            let s = stack_of(&slot.stack).map_err(|e| Failure::slot(slot, e))?;
+            let id = create(driver, s, slot, config_hash).await?;
+            driver.start_container(&id).await.map_err(|e| Failure::slot(slot, e))
         }
         Action::Start { slot, container_id } => {
-            driver.start_container(container_id).await.map_err(|e| (Some(slot.clone()), e.to_string()))
+            driver.start_container(container_id).await.map_err(|e| Failure::slot(slot, e))
         }
         Action::Remove { slot, container_id, reason } => {
             tracing::info!(%slot, ?reason, "removing container {container_id}");
@@ -174,12 +205,39 @@ async fn apply(driver: &Driver, desired: &Desired, action: &Action) -> Result<()
             driver
                 .remove_container(container_id, signal.as_deref(), grace)
                 .await
-                .map_err(|e| (Some(slot.clone()), e.to_string()))
+                .map_err(|e| Failure::slot(slot, e))
         }
         Action::RemoveNetwork { name } => {
-            driver.remove_network(name).await.map_err(|e| (None, format!("network {name}: {e}")))
+            driver.remove_network(name).await.map_err(|e| Failure::Other(format!("network {name}: {e}")))
         }
     }
+}
+
+/// Creates the container of `slot`, under its usual name, or beside this agent's own
+/// older copy (a start-first update runs both for a moment) under the name with its
+/// config hash. A name held by a container of someone else blocks the slot with the
+/// command that frees it.
+async fn create(driver: &Driver, stack: &Stack, slot: &SlotKey, config_hash: &str) -> Result<String, Failure> {
+    let usual = roost_core::labels::container_name(&slot.stack, &slot.service, slot.slot);
+    for name in [usual.clone(), format!("{usual}-{config_hash}")] {
+        let error = match driver.create_container_named(stack, &slot.service, slot.slot, config_hash, &name).await {
+            Ok(id) => return Ok(id),
+            Err(e @ roost_docker::DriverError::Conflict { .. }) => e,
+            Err(e) => return Err(Failure::slot(slot, e)),
+        };
+        let holder = match driver.name_holder(&name).await {
+            Ok(Some(holder)) => holder,
+            // Gone since: the next pass creates the container under this name.
+            Ok(None) => return Err(Failure::slot(slot, error)),
+            Err(e) => return Err(Failure::slot(slot, format!("{error}; and who holds the name is unknown: {e}"))),
+        };
+        match roost_core::name_clash::judge(&name, &holder, driver.owner()) {
+            NameClash::Ours => continue,
+            NameClash::Foreign(message) => return Err(Failure::Slot { slot: slot.clone(), error: message, blocked: true }),
+        }
+    }
+    // Both names are this agent's: the next pass observes them and decides.
+    Err(Failure::slot(slot, format!("the names {usual} and {usual}-{config_hash} are both taken by this agent's containers")))
 }
 
 /// The stop signal and grace period of a service, if its stack is known.

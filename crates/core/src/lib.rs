@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod labels;
+pub mod name_clash;
 pub mod observed;
 pub mod placement;
 pub mod hash;

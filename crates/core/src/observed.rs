@@ -6,10 +6,20 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Observed {
     pub containers: Vec<ObservedContainer>,
-    /// Docker names of networks labelled [`crate::labels::MANAGED`].
+    /// Networks this agent made: labelled [`crate::labels::MANAGED`] and, for a driver
+    /// scoped to an owner, with its [`crate::labels::OWNER`].
     pub networks: Vec<ObservedResource>,
-    /// Docker names of volumes labelled [`crate::labels::MANAGED`].
+    /// Volumes this agent made, as for networks.
     pub volumes: Vec<ObservedResource>,
+    /// Docker names of the networks on the engine this agent did not make (another
+    /// agent's, this node's former data dir's, made by hand). A stack reuses one of
+    /// its name, so the reconciler does not create it again (that would plan the
+    /// same action at every pass), and never removes it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unowned_networks: Vec<String>,
+    /// The same for volumes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unowned_volumes: Vec<String>,
 }
 
 /// A network or volume roost created.

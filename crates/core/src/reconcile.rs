@@ -17,8 +17,17 @@
 //! - several containers for one slot: keep the best, remove the others.
 //!
 //! Containers of stacks, services or slots not desired are removed. Networks are created
-//! before containers and removed when nothing wants them. Volumes are created but never
-//! removed here: only an explicit `roost down --volumes` deletes data.
+//! before containers, only on a node that runs a replica attached to them (each takes a
+//! subnet from the engine's limited address pools), and removed when nothing here wants
+//! them. Volumes are created but never removed here: only an explicit
+//! `roost down --volumes` deletes data.
+//!
+//! Some failures are not the container's doing and are not counted as failures (so
+//! neither backoff nor `max_attempts` ever holds the slot back once they are resolved):
+//! a network of the slot that could not be created ([`Reconciler::record_network_error`]),
+//! and a container name another agent's or a user's container holds
+//! ([`Reconciler::record_blocked`]). The slot shows the cause and is retried every
+//! [`BLOCKED_RETRY`].
 
 use crate::hash::config_hash;
 use crate::observed::{ContainerState, Health, Observed, ObservedContainer};
@@ -38,6 +47,9 @@ pub const RESET_AFTER: Millis = 10_000;
 pub const MAX_BACKOFF: Millis = 30_000;
 /// The delay unit from the second consecutive failure on, when the policy gives none.
 pub const BACKOFF_UNIT: Millis = 500;
+/// How often a slot blocked by something outside roost (a taken name) is tried again:
+/// soon after the user resolves it, the slot converges by itself.
+pub const BLOCKED_RETRY: Millis = 1_000;
 
 /// One replica of one service.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -165,6 +177,10 @@ pub struct SlotMemory {
 #[derive(Debug, Default, Clone)]
 pub struct Reconciler {
     slots: BTreeMap<SlotKey, SlotMemory>,
+    /// Networks that could not be created, by stack and Compose name, with the error.
+    /// The slots attached to one wait and show this cause: Docker itself would only
+    /// say "network … not found" when the container is created.
+    network_errors: BTreeMap<(String, String), String>,
 }
 
 impl Reconciler {
@@ -179,10 +195,34 @@ impl Reconciler {
 
     /// Records that applying an action for `slot` failed: counts a failure, backs off,
     /// and keeps the message for `roost ps` and `roost up --wait`.
-    pub fn record_error(&mut self, slot: &SlotKey, now: Millis, message: String, policy: Option<&Service>) {
+    ///
+    /// Returns whether the message differs from the slot's last error, so the caller
+    /// logs an error once rather than at every retry.
+    pub fn record_error(&mut self, slot: &SlotKey, now: Millis, message: String, policy: Option<&Service>) -> bool {
         let mem = self.slots.entry(slot.clone()).or_default();
         count_failure(mem, now, policy.map(|s| &s.restart));
-        mem.last_error = Some((now, message));
+        replace_error(mem, now, message)
+    }
+
+    /// Records that the slot cannot be created for a cause outside its container (its
+    /// name is taken by a container this agent may not touch). Not a failure: no
+    /// backoff, no `max_attempts`; tried again after [`BLOCKED_RETRY`], so the slot
+    /// converges by itself once the user resolves it. Returns whether the message is
+    /// new, as [`Reconciler::record_error`] does.
+    pub fn record_blocked(&mut self, slot: &SlotKey, now: Millis, message: String) -> bool {
+        let mem = self.slots.entry(slot.clone()).or_default();
+        mem.retry_at = now + BLOCKED_RETRY;
+        replace_error(mem, now, message)
+    }
+
+    /// Records that the stack's network `network` (Compose name) could not be created:
+    /// the slots attached to it wait and show `message` until it exists. Returns
+    /// whether the message is new (for logging it once).
+    pub fn record_network_error(&mut self, stack: &str, network: &str, message: String) -> bool {
+        let key = (stack.to_owned(), network.to_owned());
+        let new = self.network_errors.get(&key) != Some(&message);
+        self.network_errors.insert(key, message);
+        new
     }
 
     /// Plans the actions that move `observed` toward `desired`, for a lone node.
@@ -200,8 +240,15 @@ impl Reconciler {
             by_slot.entry(SlotKey::new(&c.stack, &c.service, c.slot)).or_default().push(c);
         }
 
+        // A network error is stale once the network exists or is no longer wanted here.
+        self.network_errors.retain(|(stack, network), _| {
+            desired.get(stack).is_some_and(|s| {
+                let name = s.docker_network_name(network);
+                network_needed_here(s, network, scope) && !network_exists(observed, &name)
+            })
+        });
         for stack in desired.values() {
-            plan_resources(stack, observed, &mut actions);
+            plan_resources(stack, scope, observed, &mut actions);
             for (name, service) in &stack.services {
                 let hash = config_hash(stack, name).expect("service exists");
                 for slot in 1..=service.replicas {
@@ -224,7 +271,21 @@ impl Reconciler {
                         kept.insert(b.id.as_str());
                     }
                     let may_update = scope.may_update(&key, service);
-                    let ctx = SlotContext { stack, service, key: &key, hash: &hash, observed, remote: &scope.remote, now, may_update };
+                    let network_error = service.networks.keys().find_map(|n| {
+                        let error = self.network_errors.get(&(stack.name.clone(), n.clone()))?;
+                        Some(format!("network {} could not be created: {error}", stack.docker_network_name(n)))
+                    });
+                    let ctx = SlotContext {
+                        stack,
+                        service,
+                        key: &key,
+                        hash: &hash,
+                        observed,
+                        remote: &scope.remote,
+                        now,
+                        may_update,
+                        network_error,
+                    };
                     let mem = self.slots.entry(key.clone()).or_default();
                     if mem.config_hash != hash {
                         *mem = SlotMemory { config_hash: hash.clone(), ..SlotMemory::default() };
@@ -250,7 +311,12 @@ impl Reconciler {
             }
         }
         for n in &observed.networks {
-            let wanted = desired.get(&n.stack).is_some_and(|s| network_in_use(s, &n.resource));
+            // A container of the stack still here may be attached: the network goes in a
+            // later pass, once the containers are gone (Docker refuses before).
+            let wanted = desired.get(&n.stack).is_some_and(|s| {
+                network_needed_here(s, &n.resource, scope)
+                    || (network_in_use(s, &n.resource) && observed.containers.iter().any(|c| c.stack == n.stack))
+            });
             if !wanted {
                 actions.push(Action::RemoveNetwork { name: n.name.clone() });
             }
@@ -276,6 +342,8 @@ struct SlotContext<'a> {
     now: Millis,
     /// A rolling update lets this slot move to the new config now.
     may_update: bool,
+    /// Why a network of the slot is missing: it could not be created.
+    network_error: Option<String>,
 }
 
 fn plan_slot(ctx: &SlotContext<'_>, current: Option<&ObservedContainer>, mem: &mut SlotMemory) -> Option<Action> {
@@ -361,6 +429,11 @@ fn plan_slot(ctx: &SlotContext<'_>, current: Option<&ObservedContainer>, mem: &m
 }
 
 fn create_when_ready(ctx: &SlotContext<'_>, mem: &mut SlotMemory) -> Option<Action> {
+    if let Some(error) = &ctx.network_error {
+        // Not the container's failure: nothing counted, created once the network is.
+        replace_error(mem, ctx.now, error.clone());
+        return None;
+    }
     if mem.gave_up || ctx.now < mem.retry_at || !dependencies_ready(ctx, mem) {
         return None;
     }
@@ -405,6 +478,13 @@ fn dependencies_ready(ctx: &SlotContext<'_>, mem: &mut SlotMemory) -> bool {
         }
     }
     true
+}
+
+/// Sets the slot's last error; returns whether the message differs from the one before.
+fn replace_error(mem: &mut SlotMemory, now: Millis, message: String) -> bool {
+    let new = mem.last_error.as_ref().is_none_or(|(_, m)| *m != message);
+    mem.last_error = Some((now, message));
+    new
 }
 
 /// Counts one failure and sets when the next attempt may happen: the first retry is
@@ -456,16 +536,36 @@ fn network_in_use(stack: &Stack, network: &str) -> bool {
         && stack.services.values().any(|s| s.networks.contains_key(network))
 }
 
-fn plan_resources(stack: &Stack, observed: &Observed, actions: &mut Vec<Action>) {
-    for network in stack.networks.keys().filter(|n| network_in_use(stack, n)) {
-        let name = stack.docker_network_name(network);
-        if !observed.networks.iter().any(|n| n.name == name) {
+/// Whether a replica attached to `network` is assigned to this node. Fencing does not
+/// count: a fenced node gets its lease back soon, and its networks should still be there.
+fn network_needed_here(stack: &Stack, network: &str, scope: &Scope) -> bool {
+    network_in_use(stack, network)
+        && stack.services.iter().any(|(name, service)| {
+            service.networks.contains_key(network)
+                && (1..=service.replicas)
+                    .any(|slot| scope.slots.as_ref().is_none_or(|s| s.contains(&SlotKey::new(&stack.name, name, slot))))
+        })
+}
+
+/// Whether a network of this Docker name exists: this agent's, or one it reuses
+/// (another agent's, a former data dir's, or one made by hand).
+fn network_exists(observed: &Observed, name: &str) -> bool {
+    observed.networks.iter().any(|n| n.name == name) || observed.unowned_networks.iter().any(|n| n == name)
+}
+
+/// Networks a replica here needs, and volumes, when they do not exist yet. Networks
+/// only where a replica attached to them runs: a stack placed elsewhere must not use
+/// up this node's address pools.
+fn plan_resources(stack: &Stack, scope: &Scope, observed: &Observed, actions: &mut Vec<Action>) {
+    for network in stack.networks.keys().filter(|n| network_needed_here(stack, n, scope)) {
+        if !network_exists(observed, &stack.docker_network_name(network)) {
             actions.push(Action::EnsureNetwork { stack: stack.name.clone(), network: network.clone() });
         }
     }
     for (volume, spec) in &stack.volumes {
         let name = stack.docker_volume_name(volume);
-        if !spec.external && !observed.volumes.iter().any(|v| v.name == name) {
+        let exists = observed.volumes.iter().any(|v| v.name == name) || observed.unowned_volumes.contains(&name);
+        if !spec.external && !exists {
             actions.push(Action::EnsureVolume { stack: stack.name.clone(), volume: volume.clone() });
         }
     }

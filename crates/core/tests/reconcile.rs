@@ -340,3 +340,123 @@ fn a_rolling_update_replaces_only_the_slots_let_through() {
     let none = Scope { updatable: Some(Default::default()), ..Default::default() };
     expect!["(nothing)\n"].assert_eq(&render(&r.plan_scoped(&desired(&[new]), &none, &observed, 1)));
 }
+
+#[test]
+fn networks_are_made_only_where_a_replica_attached_to_them_runs_and_go_when_the_last_leaves() {
+    use roost_core::reconcile::Scope;
+    let stack = demo_stack();
+    let d = desired(std::slice::from_ref(&stack));
+    let mut r = Reconciler::new();
+    let elsewhere = Scope { slots: Some(Default::default()), ..Default::default() };
+    // The volume is still made (it costs no address pool); the network is not.
+    expect!["ensure volume demo/data\n"].assert_eq(&render(&r.plan_scoped(&d, &elsewhere, &Observed::default(), 0)));
+
+    let one: std::collections::BTreeSet<_> = [SlotKey::new("demo", "api", 2)].into();
+    let here = Scope { slots: Some(one), ..Default::default() };
+    expect![[r#"
+        ensure network demo/default
+        ensure volume demo/data
+        create demo/api#2
+    "#]]
+    .assert_eq(&render(&r.plan_scoped(&d, &here, &Observed::default(), 1)));
+
+    // The last replica here moves away: its container goes first, the network after.
+    let mut observed = Observed::default();
+    resources(&stack, &mut observed);
+    observed.containers.push(running(&stack, "api", 2));
+    expect!["remove demo/api#2 (api2): NotDesired\n"].assert_eq(&render(&r.plan_scoped(&d, &elsewhere, &observed, 2)));
+    observed.containers.clear();
+    expect!["remove network demo_default\n"].assert_eq(&render(&r.plan_scoped(&d, &elsewhere, &observed, 3)));
+}
+
+#[test]
+fn a_network_that_cannot_be_created_shows_its_cause_on_its_slots_until_it_exists() {
+    let stack = demo_stack();
+    let d = desired(std::slice::from_ref(&stack));
+    let mut r = Reconciler::new();
+    r.plan(&d, &Observed::default(), 0);
+    let cause = "network `demo_default` cannot be created: Docker's address pools are used up";
+    assert!(r.record_network_error("demo", "default", cause.into()), "a new error is logged");
+    assert!(!r.record_network_error("demo", "default", cause.into()), "the same error again is not");
+
+    let mut volume_only = Observed::default();
+    resources(&stack, &mut volume_only);
+    volume_only.networks.clear();
+    expect!["ensure network demo/default\n"].assert_eq(&render(&r.plan(&d, &volume_only, 1)));
+    let rows = replica_status("n1", &d, &volume_only, &r, None);
+    let api = rows.iter().find(|r| r.service == "api").unwrap();
+    assert!(api.failed);
+    assert_eq!(
+        api.note.as_deref(),
+        Some("network demo_default could not be created: network `demo_default` cannot be created: Docker's address pools are used up")
+    );
+    assert_eq!(r.slot(&SlotKey::new("demo", "api", 1)).unwrap().failures, 0, "not the container's failure");
+
+    let mut with_network = volume_only.clone();
+    resources(&stack, &mut with_network);
+    expect![[r#"
+        create demo/api#1
+        create demo/api#2
+        create demo/web#1
+    "#]]
+    .assert_eq(&render(&r.plan(&d, &with_network, 2)));
+}
+
+#[test]
+fn a_name_held_by_a_container_roost_may_not_touch_blocks_the_slot_without_failures_until_it_is_freed() {
+    use roost_core::reconcile::BLOCKED_RETRY;
+    let mut stack = demo_stack();
+    stack.services.get_mut("api").unwrap().restart.max_attempts = Some(1);
+    let d = desired(&[stack.clone()]);
+    let mut observed = converged(&stack);
+    observed.containers.retain(|c| !(c.service == "api" && c.slot == 1));
+    let mut r = Reconciler::new();
+    let key = SlotKey::new("demo", "api", 1);
+    let taken = "the name \"demo-api-1\" is taken by a container that another roost agent (owner 1a2b) made";
+    expect!["create demo/api#1\n"].assert_eq(&render(&r.plan(&d, &observed, 0)));
+    let mut now = 0;
+    let mut logged = 0;
+    for _ in 0..5 {
+        logged += usize::from(r.record_blocked(&key, now, taken.into()));
+        expect!["(nothing)\n"].assert_eq(&render(&r.plan(&d, &observed, now + BLOCKED_RETRY - 1)));
+        now += BLOCKED_RETRY;
+        expect!["create demo/api#1\n"].assert_eq(&render(&r.plan(&d, &observed, now)));
+    }
+    assert_eq!(logged, 1, "logged once, not at every retry");
+    let mem = r.slot(&key).unwrap();
+    assert!(!mem.gave_up && mem.failures == 0, "max_attempts never gives up on it: {mem:?}");
+    let rows = replica_status("n1", &d, &observed, &r, None);
+    let row = rows.iter().find(|r| r.service == "api" && r.slot == 1).unwrap();
+    assert!(row.failed);
+    assert_eq!(row.note.as_deref(), Some(taken));
+
+    // The user removed the holder: the create succeeds and the error is gone.
+    let freed = converged(&stack);
+    expect!["(nothing)\n"].assert_eq(&render(&r.plan(&d, &freed, now + 1)));
+    let rows = replica_status("n1", &d, &freed, &r, None);
+    assert!(rows.iter().all(|r| r.ready && r.note.is_none()), "{rows:?}");
+}
+
+#[test]
+fn networks_and_volumes_another_agent_made_are_reused_not_created_at_every_pass_nor_removed() {
+    let stack = demo_stack();
+    let mut observed = converged(&stack);
+    observed.networks.clear();
+    observed.volumes.clear();
+    observed.unowned_networks = vec!["bridge".into(), "demo_default".into()];
+    observed.unowned_volumes = vec!["demo_data".into()];
+    let mut r = Reconciler::new();
+    expect!["(nothing)\n"].assert_eq(&render(&r.plan(&desired(&[stack]), &observed, 0)));
+    expect!["(nothing)\n"].assert_eq(&render(&r.plan(&desired(&[]), &Observed { containers: vec![], ..observed }, 1)));
+}
+
+#[test]
+fn an_error_is_new_only_when_its_message_changes() {
+    let stack = demo_stack();
+    let mut r = Reconciler::new();
+    r.plan(&desired(&[stack]), &Observed::default(), 0);
+    let key = SlotKey::new("demo", "web", 1);
+    assert!(r.record_error(&key, 0, "port 8080 is already in use".into(), None));
+    assert!(!r.record_error(&key, 500, "port 8080 is already in use".into(), None));
+    assert!(r.record_error(&key, 1500, "port 8081 is already in use".into(), None));
+}

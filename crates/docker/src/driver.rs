@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bollard::models::{NetworkConnectRequest, NetworkCreateRequest};
 use bollard::query_parameters::{
-    CreateContainerOptions, CreateImageOptions, EventsOptions, ListContainersOptions,
+    CreateContainerOptions, CreateImageOptions, EventsOptions, InspectContainerOptions, ListContainersOptions,
     ListNetworksOptions, ListVolumesOptions, LogsOptions, RemoveContainerOptions,
     RemoveVolumeOptions, StopContainerOptions,
 };
@@ -16,11 +16,12 @@ use bollard::Docker;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use roost_core::labels;
+use roost_core::name_clash::NameHolder;
 use roost_core::observed::{Observed, ObservedResource};
 use roost_spec::{PullPolicy, Stack};
 
 use crate::config::{self, container_config, extra_networks};
-use crate::error::{is_not_found, is_not_modified, port_in_use};
+use crate::error::{address_pools_exhausted, is_not_found, is_not_modified, port_in_use};
 use crate::status::observed_container;
 use crate::DriverError;
 
@@ -49,6 +50,13 @@ pub struct ContainerEvent {
     /// Docker's action as sent: `create`, `start`, `die`, `destroy`, `oom`,
     /// `health_status: healthy` (the health ones carry the status after a colon), ...
     pub action: String,
+}
+
+/// Whether an object with these labels is this driver's: managed by roost, and by
+/// `owner` when one is set (what [`managed_filter`] selects).
+fn is_owned(labels: Option<&HashMap<String, String>>, owner: Option<&str>) -> bool {
+    let label = |key: &str| labels.and_then(|l| l.get(key)).map(String::as_str);
+    label(labels::MANAGED) == Some("true") && owner.is_none_or(|o| label(labels::OWNER) == Some(o))
 }
 
 /// Docker ANDs label filters: managed by roost, and by this owner when one is set.
@@ -113,6 +121,11 @@ impl Driver {
         }
     }
 
+    /// The agent id this driver creates for, if it is scoped to one.
+    pub fn owner(&self) -> Option<&str> {
+        self.owner.as_deref()
+    }
+
     /// The engine address this driver talks to.
     pub fn host(&self) -> &str {
         &self.host
@@ -135,7 +148,9 @@ impl Driver {
 
     /// Everything labelled [`labels::MANAGED`]: containers (stopped ones too), networks
     /// and volumes. One list call per kind; no per-container inspect (health and exit
-    /// codes come from the status text, see [`crate::status`]).
+    /// codes come from the status text, see [`crate::status`]). Networks and volumes
+    /// are listed whole: those of other owners, which a stack reuses by name, are
+    /// named in [`Observed::unowned_networks`] and [`Observed::unowned_volumes`].
     ///
     /// # Errors
     /// Any failed list call.
@@ -149,16 +164,23 @@ impl Driver {
             }))
             .await
             .map_err(|e| self.err(e))?;
-        let networks = self
+        let owner = self.owner.as_deref();
+        let (networks, unowned_networks): (Vec<_>, Vec<_>) = self
             .docker
-            .list_networks(Some(ListNetworksOptions { filters: Some(managed_filter(self.owner.as_deref())) }))
+            .list_networks(None::<ListNetworksOptions>)
             .await
-            .map_err(|e| self.err(e))?;
-        let volumes = self
+            .map_err(|e| self.err(e))?
+            .into_iter()
+            .partition(|n| is_owned(n.labels.as_ref(), owner));
+        let (volumes, unowned_volumes): (Vec<_>, Vec<_>) = self
             .docker
-            .list_volumes(Some(ListVolumesOptions { filters: Some(managed_filter(self.owner.as_deref())) }))
+            .list_volumes(None::<ListVolumesOptions>)
             .await
-            .map_err(|e| self.err(e))?;
+            .map_err(|e| self.err(e))?
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .partition(|v| is_owned(Some(&v.labels), owner));
 
         let resource = |name: String, l: Option<&HashMap<String, String>>| ObservedResource {
             name,
@@ -176,17 +198,16 @@ impl Driver {
                     r
                 })
                 .collect(),
-            volumes: volumes
-                .volumes
-                .unwrap_or_default()
-                .into_iter()
-                .map(|v| resource(v.name.clone(), Some(&v.labels)))
-                .collect(),
+            volumes: volumes.into_iter().map(|v| resource(v.name.clone(), Some(&v.labels))).collect(),
+            unowned_networks: unowned_networks.into_iter().filter_map(|n| n.name).collect(),
+            unowned_volumes: unowned_volumes.into_iter().map(|v| v.name).collect(),
         };
         // Stable order, so observations compare and print deterministically.
         observed.containers.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
         observed.networks.sort_by(|a, b| a.name.cmp(&b.name));
         observed.volumes.sort_by(|a, b| a.name.cmp(&b.name));
+        observed.unowned_networks.sort();
+        observed.unowned_volumes.sort();
         Ok(observed)
     }
 
@@ -212,7 +233,8 @@ impl Driver {
     ///
     /// # Errors
     /// [`DriverError::MissingExternal`] for an external network that does not exist;
-    /// engine errors otherwise.
+    /// [`DriverError::AddressPoolsExhausted`] when the engine has no subnet left for
+    /// it; engine errors otherwise.
     pub async fn ensure_network(&self, stack: &Stack, network: &str) -> Result<(), DriverError> {
         let name = stack.docker_network_name(network);
         let external = stack.networks.get(network).is_some_and(|n| n.external);
@@ -228,6 +250,9 @@ impl Driver {
             Ok(_) => Ok(()),
             Err(e) => match self.err(e) {
                 DriverError::Conflict { .. } => Ok(()),
+                DriverError::Api { message, .. } if address_pools_exhausted(&message) => {
+                    Err(DriverError::AddressPoolsExhausted { network: name, detail: message })
+                }
                 other => Err(other),
             },
         }
@@ -304,7 +329,7 @@ impl Driver {
     /// # Errors
     /// [`DriverError::ImageNotFound`] when the image is missing and cannot be pulled;
     /// [`DriverError::Conflict`] when a container of that name exists (the caller
-    /// removes old ones first); [`DriverError::Unsupported`]/[`DriverError::InvalidSpec`]
+    /// asks [`Driver::name_holder`] whose it is); [`DriverError::Unsupported`]/[`DriverError::InvalidSpec`]
     /// from [`container_config`]. When joining an extra network fails, the created
     /// container is removed again and the error returned.
     pub async fn create_container(
@@ -372,6 +397,24 @@ impl Driver {
             tracing::warn!(container = %name, "engine warning: {w}");
         }
         Ok(created.id)
+    }
+
+    /// The container that holds `name`, with its labels, or `None` when no container
+    /// has that name (any more).
+    ///
+    /// # Errors
+    /// Engine errors other than not-found.
+    pub async fn name_holder(&self, name: &str) -> Result<Option<NameHolder>, DriverError> {
+        // Inspect by name also matches id prefixes: check the name it answers with.
+        match self.docker.inspect_container(name, None::<InspectContainerOptions>).await {
+            Ok(c) if c.name.as_deref().map(|n| n.trim_start_matches('/')) == Some(name) => Ok(Some(NameHolder {
+                id: c.id.unwrap_or_default(),
+                labels: c.config.and_then(|c| c.labels).unwrap_or_default().into_iter().collect(),
+            })),
+            Ok(_) => Ok(None),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(self.err(e)),
+        }
     }
 
     /// Starts a created container.

@@ -28,6 +28,15 @@ pub enum DriverError {
     #[error("conflict: {detail}")]
     Conflict { detail: String },
 
+    /// The engine has no subnet left for a new network: its address pools are used up.
+    /// Docker would otherwise only say, later, that the network was not found.
+    #[error(
+        "network `{network}` cannot be created: Docker's address pools are used up ({detail}); \
+         give Docker more with `default-address-pools` in /etc/docker/daemon.json, or remove networks \
+         this node does not need (`docker network ls`, `docker network prune`)"
+    )]
+    AddressPoolsExhausted { network: String, detail: String },
+
     /// An `external: true` network or volume the stack relies on does not exist.
     #[error("external {kind} `{name}` does not exist on this node; create it first (`docker {kind} create {name}`)")]
     MissingExternal { kind: &'static str, name: String },
@@ -92,6 +101,18 @@ pub(crate) fn is_not_modified(err: &BollardError) -> bool {
     matches!(err, BollardError::DockerResponseServerError { status_code: 304, .. })
 }
 
+/// Whether an engine's answer to a network create says its address pools are used up.
+///
+/// Docker 20.10 to 24 say `could not find an available, non-overlapping IPv4 address
+/// pool among the defaults to assign to the network`, older ones `could not find an
+/// available predefined network`, newer ones `all predefined address pools have been
+/// fully subnetted`.
+pub fn address_pools_exhausted(message: &str) -> bool {
+    ["non-overlapping IPv4 address pool", "available predefined network", "address pools have been fully subnetted"]
+        .iter()
+        .any(|m| message.contains(m))
+}
+
 /// The host port named in an engine's "port taken" message, if the message is one.
 ///
 /// Docker 20.10 says either `Bind for 0.0.0.0:8080 failed: port is already allocated`
@@ -135,6 +156,28 @@ mod tests {
         for (msg, want) in cases {
             assert_eq!(port_in_use(msg).as_deref(), want, "{msg}");
         }
+    }
+
+    #[test]
+    fn used_up_address_pools_are_recognized_and_named_with_the_fix() {
+        let cases = [
+            ("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network", true),
+            ("failed to parse pool request for address space \"LocalDefault\" pool \"\" subpool \"\": could not find an available predefined network", true),
+            ("all predefined address pools have been fully subnetted", true),
+            ("network with name x already exists", false),
+            ("Pool overlaps with other one on this address space", false),
+        ];
+        for (msg, want) in cases {
+            assert_eq!(address_pools_exhausted(msg), want, "{msg}");
+        }
+        let e = DriverError::AddressPoolsExhausted { network: "xnode_default".into(), detail: cases[0].0.into() };
+        assert_eq!(
+            e.to_string(),
+            "network `xnode_default` cannot be created: Docker's address pools are used up (could not find an available, \
+             non-overlapping IPv4 address pool among the defaults to assign to the network); give Docker more with \
+             `default-address-pools` in /etc/docker/daemon.json, or remove networks this node does not need \
+             (`docker network ls`, `docker network prune`)"
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub mod status;
 
 pub use config::{container_config, extra_networks, network_config, volume_config};
 pub use driver::{ContainerEvent, Driver};
-pub use error::{port_in_use, DriverError};
+pub use error::{address_pools_exhausted, port_in_use, DriverError};
 
 /// The bollard version this driver is built on, for callers that use its models
 /// (e.g. the body [`container_config`] returns).

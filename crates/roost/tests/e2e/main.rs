@@ -3,6 +3,7 @@
 //! Each test is one of the single-node issue's acceptance criteria.
 
 mod cluster_port;
+mod former_self;
 mod harness;
 mod https;
 mod ingress;
