@@ -84,7 +84,7 @@ impl Cluster {
             let token = JoinToken::generate(&fingerprint);
             let first = vec![
                 Command::SetCa { cert_pem: ca.cert_pem.clone(), key_pem: ca.key_pem.clone() },
-                Command::SetJoinSecrets { hashes: vec![token.secret.clone()] },
+                Command::SetJoinSecrets { hashes: vec![token.secret_hash()] },
                 Command::PutNode { node: NodeInfo { cert_sha256: Some(roost_pki::cert_fingerprint(&identity.cert_pem)?), ..info.clone() } },
             ];
             node.bootstrap(&info.addr, first).await.context("cannot start a new one-node cluster")?;
@@ -128,56 +128,47 @@ impl Cluster {
         self.identity.reading().ca_fingerprint().unwrap_or_default()
     }
 
-    /// The current join token (the first accepted secret).
-    pub fn token(&self) -> Option<JoinToken> {
-        let state = self.state();
-        state.join_secrets.first().map(|s| JoinToken { ca_fingerprint: self.ca_fingerprint(), secret: s.clone() })
-    }
-
-    /// Replaces the accepted join secrets with a new one: older tokens stop working.
+    /// A new join token. The cluster stores only its secret's hash, so this is the
+    /// one time it can be shown; with `rotate`, every earlier token stops working,
+    /// else the newest [`roost_cluster::state::LIVE_TOKENS`] stay valid.
     ///
     /// # Errors
     /// No quorum.
-    pub async fn rotate_token(&self) -> Result<JoinToken, WriteError> {
+    pub async fn new_join_token(&self, rotate: bool) -> Result<JoinToken, WriteError> {
         let token = JoinToken::generate(&self.ca_fingerprint());
-        self.write(Command::SetJoinSecrets { hashes: vec![token.secret.clone()] }).await?;
+        let hash = token.secret_hash();
+        let command = if rotate { Command::SetJoinSecrets { hashes: vec![hash] } } else { Command::AddJoinSecret { hash } };
+        self.write(command).await?;
         Ok(token)
     }
 
-    /// The current remote-CLI token, made on first use.
+    /// A new remote-CLI token, as [`Cluster::new_join_token`].
     ///
     /// # Errors
-    /// No quorum (when it has to be made or rotated).
-    pub async fn cli_token(&self, rotate: bool) -> Result<JoinToken, WriteError> {
-        match self.state().cli_secrets.first() {
-            Some(s) if !rotate => Ok(JoinToken { ca_fingerprint: self.ca_fingerprint(), secret: s.clone() }),
-            _ => {
-                let token = JoinToken::generate(&self.ca_fingerprint());
-                self.write(Command::SetCliSecrets { secrets: vec![token.secret.clone()] }).await?;
-                Ok(token)
-            }
-        }
+    /// No quorum.
+    pub async fn new_cli_token(&self, rotate: bool) -> Result<JoinToken, WriteError> {
+        let token = JoinToken::generate(&self.ca_fingerprint());
+        let hash = token.secret_hash();
+        let command = if rotate { Command::SetCliSecrets { hashes: vec![hash] } } else { Command::AddCliSecret { hash } };
+        self.write(command).await?;
+        Ok(token)
     }
 
     /// Whether `secret` is an accepted remote-CLI secret.
     pub fn cli_secret_accepted(&self, secret: &str) -> bool {
-        matches_any(&self.ca_fingerprint(), &self.state().cli_secrets, secret)
+        matches_any(&self.state().cli_secrets, secret)
     }
 
     /// Whether `secret` is an accepted join secret (constant-time per candidate).
     pub fn secret_accepted(&self, secret: &str) -> bool {
-        matches_any(&self.ca_fingerprint(), &self.state().join_secrets, secret)
+        matches_any(&self.state().join_secrets, secret)
     }
 }
 
-fn matches_any(fp: &str, accepted: &[String], secret: &str) -> bool {
-    {
-        let fp = fp.to_owned();
-        accepted.iter().any(|s| {
-            let hash = JoinToken { ca_fingerprint: fp.clone(), secret: s.clone() }.secret_hash();
-            roost_pki::secret_matches(secret, &hash)
-        })
-    }
+/// Whether `secret` hashes to one of the `accepted` hashes (each compared in constant
+/// time).
+fn matches_any(accepted: &[String], secret: &str) -> bool {
+    accepted.iter().any(|hash| roost_pki::secret_matches(secret, hash))
 }
 
 impl Cluster {
@@ -231,7 +222,7 @@ impl Cluster {
         let token = JoinToken::generate(&fingerprint);
         let first = vec![
             Command::SetCa { cert_pem: ca.cert_pem.clone(), key_pem: ca.key_pem.clone() },
-            Command::SetJoinSecrets { hashes: vec![token.secret] },
+            Command::SetJoinSecrets { hashes: vec![token.secret_hash()] },
             Command::PutNode { node: NodeInfo { cert_sha256: Some(roost_pki::cert_fingerprint(&identity_pem)?), ..self.info.clone() } },
         ];
         self.node().bootstrap(&self.info.addr, first).await

@@ -212,12 +212,7 @@ struct TokenQuery {
 }
 
 async fn token(State(agent): State<Arc<Agent>>, Query(q): Query<TokenQuery>) -> Result<Json<TokenResponse>, ApiError> {
-    let token = match (q.cli, q.rotate) {
-        (true, rotate) => Some(agent.cluster.cli_token(rotate).await?),
-        (false, true) => Some(agent.cluster.rotate_token().await?),
-        (false, false) => agent.cluster.token(),
-    };
-    let token = token.ok_or_else(|| ApiError::internal("this cluster has no join token"))?;
+    let token = if q.cli { agent.cluster.new_cli_token(q.rotate).await? } else { agent.cluster.new_join_token(q.rotate).await? };
     Ok(Json(TokenResponse { token: token.to_string() }))
 }
 
@@ -287,12 +282,15 @@ async fn nodes(State(agent): State<Arc<Agent>>) -> Json<Vec<NodeRow>> {
     let membership = metrics.membership_config.membership().clone();
     let voters: std::collections::BTreeSet<u64> = membership.voter_ids().collect();
     let state = agent.cluster.state();
+    let own_applied = metrics.last_applied.as_ref().map_or(0, |l| l.index);
+    let reports = agent.reports.locked().iter().map(|(id, (_, r))| (*id, r.applied)).collect::<std::collections::HashMap<u64, u64>>();
     let rows = state
         .nodes
         .clone()
         .into_values()
         .map(|n| {
             let (is_reachable, seen) = reachable(&agent, n.id);
+            let applied = if n.id == agent.cluster.id { Some(own_applied) } else { reports.get(&n.id).copied() };
             let role = if n.witness {
                 "witness"
             } else if voters.contains(&n.id) {
@@ -310,6 +308,8 @@ async fn nodes(State(agent): State<Arc<Agent>>) -> Json<Vec<NodeRow>> {
                 reachable: is_reachable,
                 draining: state.draining.contains(&n.id),
                 last_seen_ms: seen,
+                applied,
+                behind: applied.map(|a| own_applied.saturating_sub(a)),
                 labels: n.labels,
                 cpus: n.resources.cpus,
                 memory_bytes: n.resources.memory_bytes,

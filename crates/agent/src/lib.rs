@@ -148,6 +148,7 @@ impl Agent {
             rows: view.rows.clone(),
             containers: view.observed.containers.clone(),
             volumes: view.observed.volumes.iter().map(|v| v.name.clone()).collect(),
+            applied: self.cluster.node().metrics().last_applied.map_or(0, |l| l.index),
         }
     }
 

@@ -59,6 +59,9 @@ pub struct Report {
     /// Docker names of the named volumes on the node.
     #[serde(default)]
     pub volumes: Vec<String>,
+    /// The Raft log index the node has applied (`roost nodes` shows a member behind).
+    #[serde(default)]
+    pub applied: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -118,11 +118,34 @@ pub struct NodeRow {
     pub draining: bool,
     /// Milliseconds since it last answered this node's probe (0 for itself).
     pub last_seen_ms: Option<u64>,
+    /// The Raft log index it has applied, as its last probe answer said.
+    #[serde(default)]
+    pub applied: Option<u64>,
+    /// How many log entries it is behind the node that answered.
+    #[serde(default)]
+    pub behind: Option<u64>,
     pub labels: std::collections::BTreeMap<String, String>,
     pub cpus: u32,
     pub memory_bytes: u64,
     pub gpus: Vec<String>,
     pub devices: Vec<String>,
+}
+
+/// A member this many log entries behind shows as catching up, not active: it counts
+/// as a voter but cannot yet serve what the cluster holds. (A busy cluster's healthy
+/// members trail by a few entries between probes.)
+pub const LAGGING_AFTER: u64 = 100;
+
+impl NodeRow {
+    /// The STATUS column of `roost nodes`: `active`, `draining`, or why it is not
+    /// fully a member yet.
+    pub fn status(&self) -> String {
+        match self.behind {
+            Some(n) if n > LAGGING_AFTER && self.reachable => format!("catching up ({n} entries behind)"),
+            _ if self.draining => "draining".into(),
+            _ => "active".into(),
+        }
+    }
 }
 
 /// `roost ca export`: the ingress CA certificate (no key), made on first use.
@@ -156,4 +179,47 @@ pub struct AcmeResolverRow {
     pub custom_root: bool,
     /// Whether an account is registered (the key stays in the cluster).
     pub account: bool,
+}
+
+#[cfg(test)]
+mod node_status_tests {
+    use super::*;
+
+    fn row(reachable: bool, draining: bool, behind: Option<u64>) -> NodeRow {
+        NodeRow {
+            id: "1".into(),
+            name: "h2".into(),
+            addr: "10.0.0.2:4280".into(),
+            role: "voter".into(),
+            leader: false,
+            is_self: false,
+            reachable,
+            draining,
+            last_seen_ms: Some(100),
+            applied: behind.map(|b| 5000 - b),
+            behind,
+            labels: Default::default(),
+            cpus: 2,
+            memory_bytes: 1 << 30,
+            gpus: vec![],
+            devices: vec![],
+        }
+    }
+
+    #[test]
+    fn a_member_far_behind_shows_as_catching_up() {
+        let cases = [
+            (row(true, false, Some(0)), "active"),
+            (row(true, false, Some(LAGGING_AFTER)), "active"),
+            (row(true, false, Some(4200)), "catching up (4200 entries behind)"),
+            (row(true, true, Some(4200)), "catching up (4200 entries behind)"),
+            (row(true, true, Some(3)), "draining"),
+            // Unreachable: REACHABLE says so; its last known index is stale.
+            (row(false, false, Some(4200)), "active"),
+            (row(true, false, None), "active"),
+        ];
+        for (row, want) in cases {
+            assert_eq!(row.status(), want, "{row:?}");
+        }
+    }
 }

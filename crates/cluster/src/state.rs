@@ -94,11 +94,12 @@ pub struct ClusterState {
     pub nodes: BTreeMap<NodeId, NodeInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<CaKeys>,
-    /// The join-token secrets the cluster accepts (replicated only among members,
-    /// over mutual TLS; `roost token` prints them).
+    /// Hashes ([`roost_pki::JoinToken::secret_hash`]) of the join-token secrets the
+    /// cluster accepts, oldest first. Only hashes: a token is shown once, by the
+    /// `roost token` that made it, and nothing on disk can be replayed as one.
     #[serde(default)]
     pub join_secrets: Vec<String>,
-    /// The secrets of tokens a remote CLI may use on the cluster port.
+    /// Hashes of the secrets of tokens a remote CLI may use on the cluster port.
     #[serde(default)]
     pub cli_secrets: Vec<String>,
     #[serde(default)]
@@ -285,13 +286,32 @@ impl ClusterState {
                 }
                 CommandResponse::default()
             }
-            Command::SetCliSecrets { secrets } => {
-                self.cli_secrets = secrets.clone();
+            Command::SetCliSecrets { hashes } => {
+                self.cli_secrets = hashes.clone();
+                CommandResponse::default()
+            }
+            Command::AddJoinSecret { hash } => {
+                keep_newest(&mut self.join_secrets, hash);
+                CommandResponse::default()
+            }
+            Command::AddCliSecret { hash } => {
+                keep_newest(&mut self.cli_secrets, hash);
                 CommandResponse::default()
             }
             Command::Ingress(command) => crate::ingress::apply(self, command),
         }
     }
+}
+
+/// How many tokens of each kind stay valid at once: each `roost token` makes a new one
+/// (an earlier one cannot be shown again), and the oldest beyond this stops working.
+pub const LIVE_TOKENS: usize = 5;
+
+fn keep_newest(hashes: &mut Vec<String>, hash: &str) {
+    hashes.retain(|h| h != hash);
+    hashes.push(hash.to_owned());
+    let excess = hashes.len().saturating_sub(LIVE_TOKENS);
+    hashes.drain(..excess);
 }
 
 impl CommandResponse {

@@ -10,6 +10,10 @@
 //! Revoking certificates rather than node ids lets a machine that left join again
 //! under its own id: it gets a new certificate, and only the old one is refused.
 //!
+//! Join and CLI tokens are kept as hashes only (`join_secrets`, `cli_secrets`): each
+//! `roost token` makes a new one and shows it once; the newest
+//! [`LIVE_TOKENS`](crate::state::LIVE_TOKENS) stay valid until `--rotate`.
+//!
 //! These are pure functions of the replicated state, so every member decides alike.
 
 use crate::state::{ClusterState, NodeInfo};
@@ -108,6 +112,21 @@ mod tests {
         let refusal = state.join_refusal(1).unwrap();
         assert!(refusal.contains("already a member") && refusal.contains("`h1` at 10.0.0.1:7946"), "{refusal}");
         assert_eq!(state.join_refusal(9), None);
+    }
+
+    #[test]
+    fn tokens_are_added_up_to_a_limit_and_rotation_keeps_only_the_new_one() {
+        let mut state = ClusterState::default();
+        for i in 0..7 {
+            state.apply(&Command::AddJoinSecret { hash: format!("h{i}") });
+        }
+        assert_eq!(state.join_secrets, ["h2", "h3", "h4", "h5", "h6"], "the newest LIVE_TOKENS stay");
+        state.apply(&Command::AddJoinSecret { hash: "h3".into() });
+        assert_eq!(state.join_secrets, ["h2", "h4", "h5", "h6", "h3"], "a repeated hash is kept once");
+        state.apply(&Command::SetJoinSecrets { hashes: vec!["r".into()] });
+        assert_eq!(state.join_secrets, ["r"]);
+        state.apply(&Command::AddCliSecret { hash: "c".into() });
+        assert_eq!((state.cli_secrets.as_slice(), state.join_secrets.as_slice()), (&["c".to_owned()][..], &["r".to_owned()][..]));
     }
 
     #[test]

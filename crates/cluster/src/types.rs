@@ -40,10 +40,20 @@ pub enum Command {
     RemoveNode { id: NodeId },
     /// Set the cluster CA (first entry of a new cluster).
     SetCa { cert_pem: String, key_pem: String },
-    /// Replace the accepted join-token secrets, rotating older ones out.
+    /// Replace the accepted join-token secrets (their [`roost_pki::JoinToken::secret_hash`]),
+    /// rotating older ones out.
     SetJoinSecrets { hashes: Vec<String> },
-    /// Replace the accepted remote-CLI token secrets, rotating older ones out.
-    SetCliSecrets { secrets: Vec<String> },
+    /// Replace the accepted remote-CLI token secrets (hashes), rotating older ones out.
+    SetCliSecrets {
+        // The name in the Raft log since before the values were hashes.
+        #[serde(rename = "secrets")]
+        hashes: Vec<String>,
+    },
+    /// Accept one more join-token secret (its hash), keeping the newest
+    /// [`crate::state::LIVE_TOKENS`].
+    AddJoinSecret { hash: String },
+    /// Accept one more remote-CLI token secret (its hash), likewise.
+    AddCliSecret { hash: String },
     /// The scheduler's decision: which node runs each replica slot, and why some run
     /// nowhere. Replaces the previous placement whole.
     SetPlacement { placement: crate::state::PlacementState },
@@ -88,7 +98,9 @@ impl std::fmt::Debug for Command {
                 f.debug_struct("SetCa").field("cert_pem", cert_pem).field("key_pem", &Redacted).finish()
             }
             Command::SetJoinSecrets { hashes } => f.debug_struct("SetJoinSecrets").field("hashes", &RedactedList(hashes.len())).finish(),
-            Command::SetCliSecrets { secrets } => f.debug_struct("SetCliSecrets").field("secrets", &RedactedList(secrets.len())).finish(),
+            Command::SetCliSecrets { hashes } => f.debug_struct("SetCliSecrets").field("hashes", &RedactedList(hashes.len())).finish(),
+            Command::AddJoinSecret { .. } => f.debug_struct("AddJoinSecret").field("hash", &"[redacted]").finish(),
+            Command::AddCliSecret { .. } => f.debug_struct("AddCliSecret").field("hash", &"[redacted]").finish(),
             Command::SetPlacement { placement } => f.debug_struct("SetPlacement").field("placement", placement).finish(),
             Command::Rollback { name, automatic } => f.debug_struct("Rollback").field("name", name).field("automatic", automatic).finish(),
             Command::SetRollout { slots } => f.debug_struct("SetRollout").field("slots", slots).finish(),

@@ -61,11 +61,13 @@ fn debug_of_secret_carrying_commands_hides_keys_and_secrets() {
     );
     check(
         &Command::SetCliSecrets {
-            secrets: vec!["CLISECRET1".into()],
+            hashes: vec!["CLISECRET1".into()],
         },
         &["CLISECRET1"],
-        &["SetCliSecrets", "secrets"],
+        &["SetCliSecrets", "hashes"],
     );
+    check(&Command::AddJoinSecret { hash: "JOINHASH3".into() }, &["JOINHASH3"], &["AddJoinSecret", "hash"]);
+    check(&Command::AddCliSecret { hash: "CLIHASH2".into() }, &["CLIHASH2"], &["AddCliSecret", "hash"]);
 
     let ca = IngressCa::generate().unwrap();
     let ca_key = serde_json::to_value(&ca).unwrap()["key_pem"]
@@ -189,7 +191,7 @@ fn the_json_of_secret_carrying_commands_is_unchanged() {
         ),
         (
             Command::SetCliSecrets {
-                secrets: vec!["s1".into()],
+                hashes: vec!["s1".into()],
             },
             r#"{"command":"set_cli_secrets","secrets":["s1"]}"#,
         ),

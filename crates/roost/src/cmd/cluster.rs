@@ -31,6 +31,7 @@ pub async fn nodes(client: &Client, args: NodesArgs) -> anyhow::Result<ExitCode>
     table.load_preset(NOTHING);
     table.set_header(["NAME", "ADDRESS", "ROLE", "LEADER", "STATUS", "REACHABLE", "LAST SEEN", "LABELS", "CPUS", "MEMORY", "GPUS/DEVICES"]);
     for n in rows {
+        let status = n.status();
         let name = if n.is_self { format!("{} (this node)", n.name) } else { n.name };
         let labels: Vec<_> = n.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let devices: Vec<_> = n.gpus.iter().chain(&n.devices).cloned().collect();
@@ -39,7 +40,7 @@ pub async fn nodes(client: &Client, args: NodesArgs) -> anyhow::Result<ExitCode>
             n.addr,
             n.role,
             if n.leader { "*".into() } else { String::new() },
-            if n.draining { "draining".into() } else { "active".into() },
+            status,
             if n.reachable { "yes".into() } else { "no".into() },
             n.last_seen_ms.map_or("never".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),
             labels.join(","),

@@ -3,6 +3,7 @@
 
 use super::{wait_until, Testbed};
 use roost_pki::{rustls, NodeIdentity};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,7 +59,7 @@ fn node_ids(t: &Testbed) -> Vec<(String, u64)> {
 }
 
 #[test]
-fn a_removed_nodes_certificate_is_refused_and_joins_cannot_take_or_add_other_ids() {
+fn a_removed_nodes_certificate_is_refused_joins_cannot_take_or_add_ids_and_no_secret_is_left_in_the_clear() {
     let t = Testbed::cluster(2, &[]);
     let token = roost_pki::JoinToken::parse(t.ok("h1", &["token"]).trim()).unwrap();
     let ids = node_ids(&t);
@@ -102,7 +103,8 @@ fn a_removed_nodes_certificate_is_refused_and_joins_cannot_take_or_add_other_ids
     assert_eq!(status, 403, "a member-only route with a revoked certificate: {answer}");
 
     // h2 may join again under its own id: it gets a new certificate; the old one stays refused.
-    t.ok("h2", &["join", H1, "--token", &t.ok("h1", &["token"]).trim().to_owned()]);
+    let rejoin = t.ok("h1", &["token"]).trim().to_owned();
+    t.ok("h2", &["join", H1, "--token", &rejoin]);
     wait_until(Duration::from_secs(15), "h2 back and reachable", || {
         t.json("h1", &["nodes", "--json"]).is_some_and(|n| n.len() == 2 && n.iter().all(|n| n["reachable"] == true))
     });
@@ -111,4 +113,52 @@ fn a_removed_nodes_certificate_is_refused_and_joins_cannot_take_or_add_other_ids
     assert_eq!(status, 401, "the old certificate stays revoked");
     let (status, answer) = request(roost_pki::client_config(&identity_of("h2")).unwrap(), "GET", "/v1/nodes", "");
     assert_eq!(status, 200, "the new certificate: {answer}");
+
+    // After all this, no token is anywhere on disk or in a log, and private keys are
+    // only in the owner-only files ARCHITECTURE.md names (invariant 35).
+    let cli = t.ok("h1", &["token", "--cli"]).trim().to_owned();
+    let remote = Command::new(env!("CARGO_BIN_EXE_roost")).args(["--host", "tcp://10.77.0.11:4280", "--cli-token", &cli, "ls"]).output().unwrap();
+    assert!(remote.status.success(), "{}", String::from_utf8_lossy(&remote.stderr));
+    let tokens: Vec<String> = [&rejoin, &cli].iter().map(|t| roost_pki::JoinToken::parse(t).unwrap().secret).chain([token.secret.clone()]).collect();
+    for host in ["h1", "h2"] {
+        for (path, bytes) in files_under(std::path::Path::new(&format!("/tmp/roost-testbed/{host}/roost"))) {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            for secret in &tokens {
+                assert!(!contains(&bytes, secret.as_bytes()), "a token's secret in plain text in {}", path.display());
+            }
+            if contains(&bytes, b"PRIVATE KEY") {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+                assert!(KEY_FILES.contains(&name.as_str()), "a private key in {}, which is not a key file", path.display());
+                assert_eq!(mode, 0o600, "{} holds a private key: owner-only", path.display());
+            }
+        }
+        let log = std::fs::read(format!("/tmp/roost-testbed/{host}/agent.log")).unwrap();
+        for secret in &tokens {
+            assert!(!contains(&log, secret.as_bytes()), "a token's secret in {host}'s agent log");
+        }
+        assert!(!contains(&log, b"PRIVATE KEY"), "a private key in {host}'s agent log");
+    }
+}
+
+/// The files allowed to hold private keys (ARCHITECTURE.md, invariant 35): the node's
+/// identity, and the Raft store with the cluster's CAs and certificates.
+const KEY_FILES: [&str; 2] = ["identity.json", "raft.redb"];
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            out.extend(files_under(&path));
+        } else if kind.is_file() {
+            out.push((path.clone(), std::fs::read(&path).unwrap_or_default()));
+        }
+    }
+    out
 }
