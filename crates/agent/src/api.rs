@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use roost_api::{DeployRequest, DeployResponse, ErrorBody, Info, PsResponse, RemoveResponse, StackSummary};
+use roost_core::handoff::UnplacedKind;
 use roost_core::hash::config_hash;
 use roost_core::reconcile::{Desired, Scope, SlotKey};
 use roost_api::ReplicaStatus;
@@ -269,7 +270,10 @@ async fn ps(State(agent): State<Arc<Agent>>, Query(q): Query<PsQuery>) -> Result
                     }
                     let (node, note, failed) = match (state.placement.assignments.get(&key), state.placement.unplaceable.get(&key)) {
                         (Some(n), _) => (node_name(n), format!("assigned to {}", node_name(n)), false),
-                        (None, Some(why)) => ("-".into(), why.clone(), !why.starts_with("moving") && !why.contains("waiting") && !why.contains("waits for")),
+                        // The reason travels as text in the replicated placement; its kind
+                        // (a hand-off or a partner under way, or no node suits) is recovered
+                        // by the core, which also produces the texts.
+                        (None, Some(why)) => ("-".into(), why.clone(), UnplacedKind::of_stored(why).is_error()),
                         (None, None) => ("-".into(), "not placed yet".into(), false),
                     };
                     replicas.push(ReplicaStatus {

@@ -2,103 +2,65 @@
 //!
 //! A service with `deploy.update_config` does not replace all its replicas at once:
 //! reconcilers keep an outdated container running until its slot is in the cluster's
-//! `rollout` set. Every [`EVERY`] the leader lets the next `parallelism` outdated slots
-//! through (lowest slot first; `0` = all at once) once the previous batch is up to date
-//! and ready, and `delay` has passed. When a replica of the new version fails (keeps
-//! crashing, turns unhealthy, cannot start), `failure_action` decides: `pause` stops
-//! letting slots through, `continue` goes on, `rollback` returns the whole stack to its
-//! previous version, once. With `order: start-first` a slot's new copy starts (under a
-//! name with its config hash) and the old one stops once the new one serves; stateful
-//! services always update stop-first.
+//! `rollout` set. Every [`EVERY`] the leader runs the pure
+//! [`roost_core::rollout::step`] over the cluster's replica rows (batches of
+//! `parallelism`, `delay` between them, `failure_action` on a failed new replica; see
+//! that module for the rules), writes an automatic rollback and the new set through
+//! Raft, and logs the step's events. With `order: start-first` a slot's new copy
+//! starts (under a name with its config hash) and the old one stops once the new one
+//! serves; stateful services always update stop-first.
 
 use crate::Agent;
-use roost_api::ReplicaStatus;
 use roost_cluster::types::Command;
-use roost_core::reconcile::SlotKey;
-use std::collections::{BTreeMap, BTreeSet};
+use roost_core::rollout::{step, RolloutInput, RolloutMemory, RolloutStack};
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const EVERY: Duration = Duration::from_millis(300);
 
 pub async fn run(agent: Arc<Agent>) {
-    // When each service may start its next batch (leader memory; a new leader starts at once).
-    let mut next_batch: BTreeMap<(String, String), Instant> = BTreeMap::new();
-    // Services with a batch under way (its delay starts when it finishes).
-    let mut started: BTreeSet<(String, String)> = BTreeSet::new();
+    // Leader memory: a new leader starts with none and lets the next batch through at once.
+    let mut memory = RolloutMemory::default();
     loop {
         tokio::time::sleep(EVERY).await;
         let node = agent.cluster.node();
         if node.leader() != Some(agent.cluster.id) {
-            next_batch.clear();
-            started.clear();
+            memory = RolloutMemory::default();
             continue;
         }
         let state = node.state();
         let rows = agent.cluster_rows();
-        let mut allowed: BTreeSet<SlotKey> = BTreeSet::new();
-        for (name, stored) in &state.stacks {
-            for (svc_name, svc) in &stored.spec.services {
-                let Some(update) = &svc.update_config else { continue };
-                let mine: Vec<&ReplicaStatus> =
-                    rows.iter().filter(|r| r.stack == *name && r.service == *svc_name && r.desired).collect();
-                let failed = mine.iter().find(|r| r.failed && r.up_to_date);
-                if let Some(r) = failed {
-                    match update.failure_action.as_str() {
-                        "rollback" if stored.previous.is_some() && !stored.auto_rolled_back => {
-                            tracing::warn!(
-                                stack = %name,
-                                "{svc_name}-{} failed after the update ({}): rolling the stack back",
-                                r.slot,
-                                r.note.as_deref().unwrap_or("failed")
-                            );
-                            if let Err(e) = agent.cluster.write(Command::Rollback { name: name.clone(), automatic: true }).await {
-                                tracing::warn!("automatic rollback of {name} failed: {e}");
-                            }
-                            agent.wake.notify_one();
-                            agent.schedule.notify_one();
-                            continue;
-                        }
-                        "continue" => {}
-                        // pause (and rollback without a previous version): let no more through.
-                        _ => {
-                            allowed.extend(state.rollout.iter().filter(|k| k.stack == *name && k.service == *svc_name).cloned());
-                            continue;
-                        }
-                    }
-                }
-                let outdated: Vec<SlotKey> = mine
-                    .iter()
-                    .filter(|r| r.container_id.is_some() && !r.up_to_date)
-                    .map(|r| SlotKey::new(name, svc_name, r.slot))
-                    .collect();
-                if outdated.is_empty() {
-                    continue; // done (or nothing to roll): clear this service's set
-                }
-                let already: Vec<SlotKey> =
-                    state.rollout.iter().filter(|k| k.stack == *name && k.service == *svc_name).cloned().collect();
-                let in_flight = already
-                    .iter()
-                    .filter(|k| !mine.iter().any(|r| r.slot == k.slot && r.up_to_date && r.ready))
-                    .count();
-                allowed.extend(already.iter().cloned());
-                let key = (name.clone(), svc_name.clone());
-                let batch = if update.parallelism == 0 { usize::MAX } else { update.parallelism as usize };
-                if in_flight == 0 && started.remove(&key) {
-                    next_batch.insert(key.clone(), Instant::now() + update.delay.unwrap_or_default());
-                }
-                if in_flight == 0 && next_batch.get(&key).is_none_or(|t| Instant::now() >= *t) {
-                    let take: Vec<SlotKey> = outdated.into_iter().filter(|k| !already.contains(k)).take(batch).collect();
-                    if !take.is_empty() {
-                        tracing::info!(stack = %name, service = %svc_name, slots = ?take.iter().map(|k| k.slot).collect::<Vec<_>>(), "rolling update: next batch");
-                        allowed.extend(take);
-                        started.insert(key);
-                    }
-                }
+        let stacks: BTreeMap<String, RolloutStack<'_>> = state
+            .stacks
+            .iter()
+            .map(|(name, stored)| {
+                let stack = RolloutStack {
+                    spec: &stored.spec,
+                    has_previous: stored.previous.is_some(),
+                    auto_rolled_back: stored.auto_rolled_back,
+                };
+                (name.clone(), stack)
+            })
+            .collect();
+        let input = RolloutInput { stacks: &stacks, rows: &rows, rollout: &state.rollout, now: agent.now_ms() };
+        let decision = step(&input, &mut memory);
+        for event in &decision.events {
+            if event.is_problem() {
+                tracing::warn!("{event}");
+            } else {
+                tracing::info!("{event}");
             }
         }
-        if allowed != state.rollout {
-            let slots = allowed.into_iter().collect();
+        for name in &decision.rollbacks {
+            if let Err(e) = agent.cluster.write(Command::Rollback { name: name.clone(), automatic: true }).await {
+                tracing::warn!("automatic rollback of {name} failed: {e}");
+            }
+            agent.wake.notify_one();
+            agent.schedule.notify_one();
+        }
+        if decision.allowed != state.rollout {
+            let slots = decision.allowed.into_iter().collect();
             if let Err(e) = agent.cluster.write(Command::SetRollout { slots }).await {
                 tracing::warn!("cannot write the rolling update state: {e}");
             }

@@ -1,23 +1,22 @@
 //! The leader's scheduler: places replica slots on nodes and moves them off nodes
 //! that are down or draining, without ever running a stateful replica twice.
 //!
-//! Every [`TICK`] (and on a wake-up) the leader builds a view of the nodes (up = it
-//! answered a probe within its `--down-after`, 1.2 s by default), runs the pure
-//! [`roost_core::placement::place`], then holds back any stateful slot that another node
-//! may still run: a node that is up and still reports a live copy (it is stopping it),
-//! or a node that is down but whose lease has not certainly expired
-//! ([`REASSIGN_AFTER`] after its last renewal, or after this leader took over).
-//! Changes are written through Raft in one `SetPlacement`.
+//! Every [`TICK`] (and on a wake-up) the leader gathers what it knows (when each node
+//! last answered a probe and renewed its lease, each node's latest report), and the
+//! pure [`roost_core::handoff::schedule`] decides: [`roost_core::placement::place`],
+//! then the stateful hand-off (a stateful slot waits while another node may still run
+//! it; see that module for the rules). Changes are written through Raft in one
+//! `SetPlacement`; the decision's events are logged.
 
-use crate::sync::MutexExt as _;
 use crate::probe::{NEW_LEADER_WAIT, REASSIGN_AFTER};
+use crate::sync::MutexExt as _;
 use crate::Agent;
 use roost_cluster::state::PlacementState;
 use roost_cluster::types::Command;
-use roost_core::observed::ContainerState;
-use roost_core::placement::{place, NodeView};
-use roost_core::reconcile::{is_stateful, SlotKey};
-use std::collections::BTreeMap;
+use roost_core::handoff::{liveness, schedule, HandoffTiming, Heard, Hold, Member, Schedule, ScheduleInput};
+use roost_core::placement::{NodeView, Placement};
+use roost_core::reconcile::{Millis, SlotKey};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,7 +25,10 @@ use std::time::{Duration, Instant};
 const TICK: Duration = Duration::from_millis(100);
 
 pub async fn run(agent: Arc<Agent>) {
-    let mut leading_since: Option<(u64, Instant)> = None;
+    // The term this node leads and when it took over (the agent's clock).
+    let mut leading: Option<(u64, Millis)> = None;
+    // The last decision's holds, so only new ones are logged.
+    let mut holds: BTreeMap<SlotKey, Hold> = BTreeMap::new();
     loop {
         tokio::select! {
             _ = agent.schedule.notified() => {}
@@ -35,14 +37,26 @@ pub async fn run(agent: Arc<Agent>) {
         let node = agent.cluster.node();
         let metrics = node.metrics();
         if metrics.current_leader != Some(agent.cluster.id) {
-            leading_since = None;
+            leading = None;
+            holds.clear();
             continue;
         }
-        if leading_since.is_none_or(|(term, _)| term != metrics.current_term) {
-            leading_since = Some((metrics.current_term, Instant::now()));
+        let leading_since = match leading {
+            Some((term, since)) if term == metrics.current_term => since,
+            _ => {
+                let since = agent_millis(&agent, Instant::now());
+                leading = Some((metrics.current_term, since));
+                holds.clear();
+                since
+            }
+        };
+        let decision = decide(&agent, leading_since, &holds);
+        for event in &decision.events {
+            tracing::info!("{event}");
         }
-        let since = leading_since.expect("set above").1;
-        let placement = decide(&agent, since);
+        holds = decision.holds;
+        let Placement { assignments, unplaceable, volume_bound } = decision.placement;
+        let placement = PlacementState { assignments, unplaceable, volume_bound };
         if placement != node.state().placement {
             if let Err(e) = agent.cluster.write(Command::SetPlacement { placement }).await {
                 tracing::warn!("cannot write the new placement: {e}");
@@ -51,106 +65,69 @@ pub async fn run(agent: Arc<Agent>) {
     }
 }
 
-fn decide(agent: &Agent, leading_since: Instant) -> PlacementState {
+/// `at` on the agent's clock ([`Agent::now_ms`]), rounded up: a renewal or an election
+/// then counts as a little later than it was, so a lease is never judged expired early.
+fn agent_millis(agent: &Agent, at: Instant) -> Millis {
+    let nanos = at.saturating_duration_since(agent.started).as_nanos();
+    u64::try_from(nanos.div_ceil(1_000_000)).unwrap_or(u64::MAX)
+}
+
+fn millis(d: Duration) -> Millis {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Gathers the leader's view from the agent and runs the pure decision.
+fn decide(agent: &Agent, leading_since: Millis, previous_holds: &BTreeMap<SlotKey, Hold>) -> Schedule {
     let state = agent.cluster.state();
-    let now = Instant::now();
+    let now = agent.now_ms();
     let seen = agent.seen.locked().clone();
     let leases = agent.leases.locked().clone();
     let reports = agent.reports.locked().clone();
     let own = agent.report();
-    let voters: std::collections::BTreeSet<u64> =
-        agent.cluster.node().metrics().membership_config.membership().voter_ids().collect();
-    let up = |id: u64| id == agent.cluster.id || seen.get(&id).is_some_and(|t| now.duration_since(*t) < agent.down_after);
-    // A down node may still run stateful replicas until its lease certainly expired.
-    let may_hold_lease = |id: u64| match leases.get(&id).filter(|t| **t >= leading_since) {
-        Some(renewed) => now.duration_since(*renewed) < REASSIGN_AFTER,
-        // Not renewed with this leader yet: only a lease of the old term can be live.
-        None => now.duration_since(leading_since) < NEW_LEADER_WAIT,
+    let voters: BTreeSet<u64> = agent.cluster.node().metrics().membership_config.membership().voter_ids().collect();
+    let timing = HandoffTiming {
+        down_after: millis(agent.down_after),
+        reassign_after: millis(REASSIGN_AFTER),
+        new_leader_wait: millis(NEW_LEADER_WAIT),
     };
-    let report_of = |id: u64| if id == agent.cluster.id { Some(&own) } else { reports.get(&id).map(|(_, r)| r) };
 
-    let views: Vec<NodeView> = state
+    let members: Vec<Member> = state
         .nodes
         .values()
-        .map(|n| NodeView {
-            id: n.id,
-            name: n.name.clone(),
-            labels: n.labels.clone(),
-            role: if voters.contains(&n.id) { "manager".into() } else { "worker".into() },
-            witness: n.witness,
-            up: up(n.id),
-            draining: state.draining.contains(&n.id),
-            cpus: f64::from(n.resources.cpus),
-            memory_bytes: n.resources.memory_bytes,
-            gpus: n.resources.gpus.clone(),
-            devices: n.resources.devices.clone(),
-            volumes: report_of(n.id).map(|r| r.volumes.iter().cloned().collect()).unwrap_or_default(),
+        .map(|n| {
+            let is_self = n.id == agent.cluster.id;
+            let heard = Heard {
+                probe: seen.get(&n.id).map(|t| agent_millis(agent, *t)),
+                renewal: leases.get(&n.id).map(|t| agent_millis(agent, *t)),
+            };
+            let life = liveness(is_self, heard, now, leading_since, &timing);
+            let report = if is_self { Some(&own) } else { reports.get(&n.id).map(|(_, r)| r) };
+            Member {
+                view: NodeView {
+                    id: n.id,
+                    name: n.name.clone(),
+                    labels: n.labels.clone(),
+                    role: if voters.contains(&n.id) { "manager".into() } else { "worker".into() },
+                    witness: n.witness,
+                    up: life.up,
+                    draining: state.draining.contains(&n.id),
+                    cpus: f64::from(n.resources.cpus),
+                    memory_bytes: n.resources.memory_bytes,
+                    gpus: n.resources.gpus.clone(),
+                    devices: n.resources.devices.clone(),
+                    volumes: report.map(|r| r.volumes.iter().cloned().collect()).unwrap_or_default(),
+                },
+                lease: life.lease,
+                containers: report.map(|r| r.containers.clone()).unwrap_or_default(),
+            }
         })
         .collect();
     let stacks: BTreeMap<String, roost_spec::Stack> =
         state.stacks.iter().map(|(k, v)| (k.clone(), v.spec.clone())).collect();
-    let current = &state.placement.assignments;
-    let proposed = place(&stacks, &views, current);
-
-    let mut out = PlacementState { assignments: BTreeMap::new(), unplaceable: proposed.unplaceable, volume_bound: proposed.volume_bound };
-    for (slot, target) in proposed.assignments {
-        let service = stacks.get(&slot.stack).and_then(|s| s.services.get(&slot.service));
-        // Stateless slots move freely; a stateful slot already on its target stays:
-        // a stale copy elsewhere stops by itself (the slot is not its node's), and
-        // unassigning here would only stop the good copy.
-        if !service.is_some_and(is_stateful) || current.get(&slot) == Some(&target) {
-            out.assignments.insert(slot, target);
-            continue;
-        }
-        match holder(&slot, target, &state.nodes, &report_of, &up, &may_hold_lease, current) {
-            None => {
-                out.assignments.insert(slot, target);
-            }
-            // A node that is up stops its copy once the slot is no longer its own:
-            // leave the slot unassigned until its report shows the copy gone.
-            Some((other, reason)) if up(other) => {
-                out.unplaceable.insert(slot.clone(), reason);
-            }
-            // A silent node keeps the slot (nothing else may start it) until its lease
-            // has certainly expired.
-            Some((other, reason)) => {
-                if current.get(&slot) == Some(&other) {
-                    out.assignments.insert(slot.clone(), other);
-                } else {
-                    out.unplaceable.insert(slot.clone(), reason);
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Another node that may still run a copy of stateful `slot`, and why.
-fn holder<'a>(
-    slot: &SlotKey,
-    target: u64,
-    nodes: &BTreeMap<u64, roost_cluster::state::NodeInfo>,
-    report_of: &impl Fn(u64) -> Option<&'a crate::probe::Report>,
-    up: &impl Fn(u64) -> bool,
-    may_hold_lease: &impl Fn(u64) -> bool,
-    current: &BTreeMap<SlotKey, u64>,
-) -> Option<(u64, String)> {
-    for n in nodes.values().filter(|n| n.id != target) {
-        let runs = report_of(n.id).is_some_and(|r| {
-            r.containers.iter().any(|c| {
-                c.stack == slot.stack
-                    && c.service == slot.service
-                    && c.slot == slot.slot
-                    && !matches!(c.state, ContainerState::Exited { .. } | ContainerState::Dead)
-            })
-        });
-        let was_assigned = current.get(slot) == Some(&n.id);
-        if up(n.id) && runs {
-            return Some((n.id, format!("moving from {}: waiting for it to stop its copy", n.name)));
-        }
-        if !up(n.id) && (runs || was_assigned) && may_hold_lease(n.id) {
-            return Some((n.id, format!("{} is unreachable: waiting for its lease to expire", n.name)));
-        }
-    }
-    None
+    let current = Placement {
+        assignments: state.placement.assignments.clone(),
+        unplaceable: state.placement.unplaceable.clone(),
+        volume_bound: state.placement.volume_bound.clone(),
+    };
+    schedule(&ScheduleInput { stacks: &stacks, members: &members, current: &current, previous_holds })
 }

@@ -5,11 +5,13 @@
 //! the actions; the agent loops. Everything here is tested as data.
 #![forbid(unsafe_code)]
 
+pub mod handoff;
 pub mod labels;
 pub mod name_clash;
 pub mod observed;
 pub mod placement;
 pub mod hash;
 pub mod reconcile;
+pub mod rollout;
 pub mod status;
 pub mod validate;

@@ -139,7 +139,7 @@ impl Scope {
 
 /// Start-first updates: asked for by `update_config.order`, never for stateful services.
 fn start_first(service: &Service) -> bool {
-    service.update_config.as_ref().is_some_and(|u| u.order == "start-first") && !is_stateful(service)
+    crate::rollout::UpdateOrder::of(service) == Some(crate::rollout::UpdateOrder::StartFirst)
 }
 
 /// A service whose two copies must never run at once: it mounts a named volume, or
