@@ -209,6 +209,35 @@ impl Cluster {
         Ok(())
     }
 
+    /// Why this node's Raft stopped, if it did: openraft quits for good on a storage
+    /// error (a full disk, say) and would leave the agent serving a state that no
+    /// longer follows the cluster.
+    /// (A Raft shut down on purpose, by a join, `leave` or the agent stopping, is not
+    /// a failure.)
+    pub fn raft_failure(&self) -> Option<String> {
+        self.node().failure()
+    }
+
+    /// Starts this node's Raft again from its files (the log holds every entry it
+    /// acknowledged; the leader sends what it missed).
+    ///
+    /// # Errors
+    /// The files cannot be opened yet (the old instance still holds them) or written
+    /// (still no space).
+    pub async fn restart_raft(&self) -> anyhow::Result<()> {
+        let dir = cluster_dir(&self.data_dir, &self.ca_fingerprint());
+        // Room for a write first: openraft quits again at its first failed one.
+        let probe = dir.join("space-probe");
+        let room = std::fs::write(&probe, vec![0u8; 1 << 20]).and_then(|()| std::fs::File::open(&probe)?.sync_all());
+        let _ = std::fs::remove_file(&probe);
+        room.with_context(|| format!("no room to write in {}", dir.display()))?;
+        let old = self.node();
+        old.shutdown().await;
+        let node = ClusterNode::start(&dir, self.id, self.transport.clone(), Timing::default()).await?;
+        *self.node.writing() = Arc::new(node);
+        Ok(())
+    }
+
     /// Leaves the current cluster for a new one-node cluster of this node alone.
     ///
     /// # Errors

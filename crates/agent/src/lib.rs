@@ -17,6 +17,7 @@ pub mod ingress;
 mod logs;
 pub mod mesh;
 mod probe;
+mod raft_watch;
 pub mod reconcile_loop;
 mod resources;
 mod rollout;
@@ -293,6 +294,7 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
     background.spawn("reconcile loop", reconcile_loop::run(agent.clone()));
     background.spawn("apply watcher", wake_on_apply(agent.clone()));
     background.spawn("rollout", rollout::run(agent.clone()));
+    background.spawn("Raft watch", raft_watch::run(agent.clone()));
     mesh::spawn(&agent, mesh_listeners, &mut background);
     if let Some(v) = config.vip.clone() {
         background.spawn("floating address", vip::run(agent.clone(), v));

@@ -133,6 +133,15 @@ impl ClusterNode {
         f(&self.applied.read().expect("state lock").state)
     }
 
+    /// Why Raft stopped by itself (a storage error), if it did; `None` while it runs
+    /// or after a [`ClusterNode::shutdown`].
+    pub fn failure(&self) -> Option<String> {
+        match &self.raft.metrics().borrow().running_state {
+            Ok(()) | Err(openraft::error::Fatal::Stopped) => None,
+            Err(fatal) => Some(fatal.to_string()),
+        }
+    }
+
     pub fn metrics(&self) -> openraft::RaftMetrics<NodeId, BasicNode> {
         self.raft.metrics().borrow().clone()
     }

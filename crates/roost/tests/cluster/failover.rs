@@ -25,15 +25,16 @@ volumes:
   data: {}
 ";
 
-/// Counts running `db` containers across all hosts' engines, every 100 ms.
-struct Sampler {
+/// Counts running containers of one service across all hosts' engines, every 100 ms.
+pub(crate) struct Sampler {
     stop: Arc<AtomicBool>,
     max: Arc<AtomicUsize>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Sampler {
-    fn start() -> Sampler {
+    /// Samples the containers of `service` (its `io.roost.service` label).
+    pub(crate) fn start(service: &'static str) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let max = Arc::new(AtomicUsize::new(0));
         let (s, m) = (stop.clone(), max.clone());
@@ -43,13 +44,14 @@ impl Sampler {
                 let per_host: Vec<usize> = ["h1", "h2", "h3"]
                     .iter()
                     .map(|h| {
-                        let out = tb(&["docker", h, "ps", "-q", "--filter", "label=io.roost.service=db", "--filter", "status=running"]);
+                        let label = format!("label=io.roost.service={service}");
+                        let out = tb(&["docker", h, "ps", "-q", "--filter", &label, "--filter", "status=running"]);
                         String::from_utf8_lossy(&out.stdout).lines().count()
                     })
                     .collect();
                 let running: usize = per_host.iter().sum();
                 if running > 1 {
-                    eprintln!("sampler: {running} db copies at {:?} (per host {per_host:?})", start.elapsed());
+                    eprintln!("sampler: {running} {service} copies at {:?} (per host {per_host:?})", start.elapsed());
                 }
                 m.fetch_max(running, Ordering::SeqCst);
                 std::thread::sleep(Duration::from_millis(100));
@@ -58,7 +60,8 @@ impl Sampler {
         Sampler { stop, max, thread: Some(thread) }
     }
 
-    fn finish(mut self) -> usize {
+    /// The most copies seen running at once.
+    pub(crate) fn finish(mut self) -> usize {
         self.stop.store(true, Ordering::SeqCst);
         self.thread.take().unwrap().join().unwrap();
         self.max.load(Ordering::SeqCst)
@@ -95,7 +98,7 @@ fn a_stateful_service_moves_when_its_host_is_lost_and_never_runs_twice() {
     wait_until(Duration::from_secs(30), "db ready and web spread one per host", || {
         db_node(&t, "h1").is_some() && web_nodes(&t, "h1") == ["h1", "h2", "h3"]
     });
-    let sampler = Sampler::start();
+    let sampler = Sampler::start("db");
     let t0 = Instant::now();
 
     // Cut the db's host off: db comes back elsewhere, web is re-created on the survivors.
@@ -139,7 +142,7 @@ fn drain_empties_a_node_and_undrain_lets_work_return() {
         db_node(&t, "h1").is_some() && web_nodes(&t, "h1") == ["h1", "h2", "h3"]
     });
     let target = db_node(&t, "h1").unwrap();
-    let sampler = Sampler::start();
+    let sampler = Sampler::start("db");
     t.ok("h1", &["drain", &target]);
     wait_until(Duration::from_secs(30), "nothing left on the drained node", || {
         let db = db_node(&t, "h1");
@@ -215,7 +218,7 @@ fn a_stateful_service_survives_its_agent_being_killed_or_paused() {
     std::fs::write("/tmp/roost-cluster-test-fo.yaml", STACK).unwrap();
     t.ok("h1", &["up", "-f", "/tmp/roost-cluster-test-fo.yaml", "-p", "fo"]);
     wait_until(Duration::from_secs(30), "db ready", || db_node(&t, "h1").is_some());
-    let sampler = Sampler::start();
+    let sampler = Sampler::start("db");
     let t0 = Instant::now();
     let mut rng = fault_rng();
     // The agent alone is killed (-9) or paused (SIGSTOP) while its host and the db

@@ -4,6 +4,7 @@
 //! The testbed has fixed names (one per machine), so these tests take a lock.
 
 mod failover;
+mod faults;
 mod https;
 mod ingress;
 mod network;
