@@ -78,8 +78,8 @@ impl ClusterNode {
             snapshot_policy: SnapshotPolicy::LogsSinceLast(timing.snapshot_every),
             max_in_snapshot_log_to_keep: 100,
             install_snapshot_timeout: 2000,
-            // Both bound one RPC body (see RAFT_BODY_LIMIT): snapshot chunks travel as
-            // JSON arrays of numbers, about 3.6 bytes a byte, so 1 MiB is under 4 MB;
+            // Both bound one RPC body (see RAFT_BODY_LIMIT): a snapshot chunk travels
+            // as its raw bytes after a small JSON header (`network::encode_snapshot`);
             // 32 entries of at most a stack's size each stay well under the limit.
             snapshot_max_chunk_size: SNAPSHOT_CHUNK,
             max_payload_entries: 32,
