@@ -1,6 +1,8 @@
 //! The `roost` binary: the agent and the CLI that drives it.
 #![forbid(unsafe_code)]
 
+#[macro_use]
+mod out;
 mod cli;
 mod cmd;
 mod project;

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 pub async fn token(client: &Client, args: TokenArgs) -> anyhow::Result<ExitCode> {
     let t: TokenResponse = client.get(&format!("/v1/token?rotate={}&cli={}", args.rotate, args.cli)).await?;
-    println!("{}", t.token);
+    outln!("{}", t.token);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -24,7 +24,7 @@ pub async fn join(client: &Client, args: JoinArgs) -> anyhow::Result<ExitCode> {
 pub async fn nodes(client: &Client, args: NodesArgs) -> anyhow::Result<ExitCode> {
     let rows: Vec<NodeRow> = client.get("/v1/nodes").await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
     }
     let mut table = Table::new();
@@ -49,7 +49,7 @@ pub async fn nodes(client: &Client, args: NodesArgs) -> anyhow::Result<ExitCode>
             devices.join(","),
         ]);
     }
-    println!("{table}");
+    outln!("{table}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -73,7 +73,7 @@ pub async fn node(client: &Client, cmd: NodeCommand) -> anyhow::Result<ExitCode>
 pub async fn ls(client: &Client, args: LsArgs) -> anyhow::Result<ExitCode> {
     let stacks: Vec<StackSummary> = client.get("/v1/stacks").await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&stacks)?);
+        outln!("{}", serde_json::to_string_pretty(&stacks)?);
         return Ok(ExitCode::SUCCESS);
     }
     let mut table = Table::new();
@@ -82,7 +82,7 @@ pub async fn ls(client: &Client, args: LsArgs) -> anyhow::Result<ExitCode> {
     for s in stacks {
         table.add_row([s.name, s.services.to_string(), s.generation.to_string(), s.node]);
     }
-    println!("{table}");
+    outln!("{table}");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -15,9 +15,9 @@ pub async fn ca(client: &Client, cmd: CaCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         CaCommand::Export => {
             let ca: CaResponse = client.get("/v1/ingress/ca").await?;
-            print!("{}", ca.cert_pem);
+            out!("{}", ca.cert_pem);
             if !ca.cert_pem.ends_with('\n') {
-                println!();
+                outln!();
             }
         }
     }
@@ -30,9 +30,9 @@ pub async fn acme(client: &Client, cmd: AcmeCommand) -> anyhow::Result<ExitCode>
         AcmeCommand::Show { json } => {
             let rows: Vec<AcmeResolverRow> = client.get("/v1/ingress/acme").await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                outln!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
-                println!("{}", table(&rows));
+                outln!("{}", table(&rows));
             }
             Ok(ExitCode::SUCCESS)
         }

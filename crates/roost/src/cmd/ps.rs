@@ -16,7 +16,7 @@ pub async fn run(client: &Client, args: PsArgs) -> anyhow::Result<ExitCode> {
     let links: Option<Vec<Link>> = raw.get("links").cloned().and_then(|l| serde_json::from_value(l).ok());
     let ps: PsResponse = serde_json::from_value(raw)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&ps.replicas)?);
+        outln!("{}", serde_json::to_string_pretty(&ps.replicas)?);
     } else {
         let links = links.unwrap_or_else(|| local_links(&ps));
         // `service:X` followers get a note saying whose network they share.
@@ -46,8 +46,8 @@ pub async fn run(client: &Client, args: PsArgs) -> anyhow::Result<ExitCode> {
                 note,
             ]);
         }
-        println!("{table}");
-        print!("{}", cross_node_section(&links));
+        outln!("{table}");
+        out!("{}", cross_node_section(&links));
     }
     if let Some(err) = &ps.engine_error {
         eprintln!("warning: the agent cannot reach its container engine: {err}");

@@ -8,5 +8,6 @@ mod harness;
 mod https;
 mod ingress;
 mod lifecycle;
+mod output;
 mod rejects;
 mod shutdown;
