@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the programs tests talk to besides Docker: pebble (Let's Encrypt's ACME
 # test server, with pebble-challtestsrv) for crates/certs/tests/acme_pebble.rs, and arping
-# (iputils-arping) that the agent uses to announce the floating address.
+# (iputils-arping) that the agent uses to announce the floating address; tcpdump,
+# iptables and libfaketime for the cluster tests.
 #
 # Idempotent and quiet: apt-get runs only when something is missing.
 set -euo pipefail
@@ -20,6 +21,8 @@ command -v arping >/dev/null 2>&1 || need_pkgs+=(iputils-arping)
 command -v tcpdump >/dev/null 2>&1 || need_pkgs+=(tcpdump)
 # iptables-restore steers containers to the agent (docker.io pulls it in; be explicit).
 command -v iptables-restore >/dev/null 2>&1 || need_pkgs+=(iptables)
+# libfaketime: the fault matrix steps one testbed host's wall clock (`testbed clock`).
+compgen -G '/usr/lib/*/faketime/libfaketimeMT.so.1' >/dev/null || need_pkgs+=(faketime)
 
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   echo "install-test-peers: installing ${need_pkgs[*]}" >&2

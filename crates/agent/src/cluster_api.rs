@@ -252,14 +252,22 @@ async fn join(State(agent): State<Arc<Agent>>, Json(req): Json<JoinRequest>) -> 
     let commit = serde_json::to_vec(&CommitRequest { node: agent.cluster.info.clone() }).expect("json");
     let deadline = Instant::now() + Duration::from_secs(30);
     let voter = loop {
-        match agent.cluster.transport.post(&req.addr, COMMIT, commit.clone()).await {
+        let failure = match agent.cluster.transport.post(&req.addr, COMMIT, commit.clone()).await {
             Ok(answer) => break serde_json::from_slice::<bool>(&answer).unwrap_or(true),
-            Err(e) if Instant::now() < deadline => {
-                tracing::info!("join: the cluster did not add this node yet ({e}); retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
+            Err(e) => e,
+        };
+        // The leader cannot reach this node back: retrying cannot help.
+        let hopeless = matches!(&failure, TransportError::Failed(m) if m.contains("could not reach the joining node"));
+        if hopeless || Instant::now() >= deadline {
+            // Not a member: be a one-node cluster again rather than a node of no cluster.
+            if let Err(e) = agent.cluster.reset_alone().await {
+                tracing::warn!("join: cannot go back to a one-node cluster: {e:#}");
             }
-            Err(e) => return Err(ApiError::unavailable(format!("the cluster did not add this node: {e}"))),
+            agent.wake.notify_one();
+            return Err(ApiError::unavailable(format!("the cluster did not add this node: {failure}")));
         }
+        tracing::info!("join: the cluster did not add this node yet ({failure}); retrying");
+        tokio::time::sleep(Duration::from_millis(500)).await;
     };
     agent.wake.notify_one();
     let nodes = agent.cluster.state().nodes.len().max(2);

@@ -2,8 +2,8 @@
 //!
 //! The agent fences its stateful replicas when its lease runs out, but an agent that
 //! is killed (-9) or paused (SIGSTOP) while its host keeps running cannot. So each
-//! cluster-capable agent keeps a deadline in `DIR/lease-deadline` (wall-clock
-//! milliseconds; `0` = no fencing, a lone node) and runs a small separate process,
+//! cluster-capable agent keeps a deadline in `DIR/lease-deadline-boot` (milliseconds
+//! of `CLOCK_BOOTTIME`, `0` = no fencing, a lone node) and runs a small separate process,
 //! `roost fence-watchdog`, that kills every running stateful container of this agent
 //! (label `io.roost.stateful`) once the deadline passes without a renewal. The deadline
 //! file outlives the agent, so a restarted agent never extends a lease it no longer has.
@@ -15,31 +15,38 @@
 
 use roost_docker::Driver;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-const FILE: &str = "lease-deadline";
+/// The deadline on the boot-time clock, which every process of the machine shares and
+/// nothing steps: a deadline on the wall clock (as earlier versions kept, in
+/// `lease-deadline`) moved with every clock step, so a step back let a watchdog fence
+/// too late, and a step forward fence for nothing.
+const FILE: &str = "lease-deadline-boot";
+const LEGACY_FILE: &str = "lease-deadline";
 const PID_FILE: &str = "fence.pid";
 const STOPPED_FILE: &str = "fence.stopped";
 const EVERY: Duration = Duration::from_millis(100);
 
-fn wall_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+/// Time since boot, suspend included (`CLOCK_BOOTTIME`): the clock of fencing deadlines.
+pub fn since_boot() -> Duration {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME).map_or(Duration::ZERO, Duration::from)
 }
 
-/// Records the fencing deadline (`None`: never fence).
-pub fn write_deadline(dir: &Path, deadline: Option<SystemTime>) {
-    let text = deadline.map_or(0, wall_ms).to_string();
+/// Records the fencing deadline, as time since boot (`None`: never fence).
+pub fn write_deadline(dir: &Path, deadline: Option<Duration>) {
+    let text = deadline.map_or(0, |d| d.as_millis().max(1) as u64).to_string();
     let tmp = dir.join("lease-deadline.tmp");
     if std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, dir.join(FILE))).is_err() {
         tracing::warn!("cannot write the lease deadline file");
     }
 }
 
-/// The recorded deadline: `None` if there is no file, `Some(None)` if fencing is off.
-pub fn read_deadline(dir: &Path) -> Option<Option<SystemTime>> {
+/// The recorded deadline (time since boot): `None` if there is no file, `Some(None)`
+/// if fencing is off.
+pub fn read_deadline(dir: &Path) -> Option<Option<Duration>> {
     let text = std::fs::read_to_string(dir.join(FILE)).ok()?;
     let ms: u64 = text.trim().parse().ok()?;
-    Some((ms != 0).then(|| UNIX_EPOCH + Duration::from_millis(ms)))
+    Some((ms != 0).then(|| Duration::from_millis(ms)))
 }
 
 /// Tells the watchdog its agent stopped cleanly (see the module docs).
@@ -54,6 +61,7 @@ pub fn agent_stopped(dir: &Path) {
 /// Starts the watchdog for `dir`, replacing one a previous agent left running.
 pub fn spawn(dir: &Path, docker_host: Option<&str>, owner: &str) {
     let _ = std::fs::remove_file(dir.join(STOPPED_FILE));
+    let _ = std::fs::remove_file(dir.join(LEGACY_FILE));
     if let Ok(pid) = std::fs::read_to_string(dir.join(PID_FILE)) {
         // Only a real process id (0 or -1 would signal a whole group or every process),
         // and only if it still is a watchdog: the id may have been reused since.
@@ -94,7 +102,7 @@ pub async fn watchdog(dir: PathBuf, docker_host: Option<String>, owner: String) 
             }
             continue;
         };
-        if SystemTime::now() < deadline {
+        if since_boot() < deadline {
             continue;
         }
         if driver.is_none() {

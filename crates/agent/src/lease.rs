@@ -70,7 +70,7 @@ impl Agent {
         let alone = self.cluster.node_count() <= 1;
         let deadline = (!alone).then(|| {
             let left = self.lease_until.locked().saturating_duration_since(Instant::now());
-            std::time::SystemTime::now() + left
+            fence::since_boot() + left
         });
         // Off the runtime, one write at a time: a disk that hangs must neither stall the
         // probe loop nor pile up threads. A write that never lands leaves the watchdog
@@ -92,7 +92,7 @@ pub(crate) fn initial(dir: &std::path::Path) -> Instant {
     let grace = Instant::now() + probe::FENCE_AFTER;
     match fence::read_deadline(dir) {
         Some(Some(deadline)) => {
-            let left = deadline.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+            let left = deadline.saturating_sub(fence::since_boot());
             grace.min(Instant::now() + left)
         }
         _ => grace,

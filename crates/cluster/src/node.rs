@@ -28,6 +28,22 @@ pub enum WriteError {
 }
 
 /// Raft timing. The defaults detect a dead leader in about a second on a LAN.
+/// How long the leader waits for a joining node to hold the log up to its admission
+/// before answering the join (the joiner's request times out after 10 s, then retries).
+pub const CATCH_UP_WAIT: Duration = Duration::from_secs(8);
+
+/// Why a join was not completed.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    #[error(
+        "the leader could not reach the joining node at {addr} (its advertised address): \
+         check `--advertise` on it and that the leader can connect to that port; it was not added"
+    )]
+    Unreachable { addr: String },
+    #[error("the joining node is still catching up (log entry {at} of {of}); it stays a learner until it has")]
+    CatchingUp { at: u64, of: u64 },
+}
+
 #[derive(Debug, Clone)]
 pub struct Timing {
     pub heartbeat_ms: u64,
@@ -204,10 +220,32 @@ impl ClusterNode {
     /// Adds a node: first as a learner (it catches up), then as a voter while there are
     /// fewer than [`MAX_VOTERS`]; records its [`NodeInfo`].
     ///
+    /// It becomes a voter only once it holds the log up to its own admission, within
+    /// [`CATCH_UP_WAIT`]. A learner this node never reached is removed again, so a
+    /// joiner with a wrong `--advertise` (or a firewall in the way) leaves no
+    /// half-member behind; one still catching up stays a learner, and the joiner's
+    /// retry of the commit waits again.
+    ///
     /// # Errors
-    /// This node is not the leader, or no quorum.
+    /// This node is not the leader, or no quorum; [`JoinError`] when the new node was
+    /// never reached or has not caught up yet.
     pub async fn add_member(&self, info: NodeInfo) -> anyhow::Result<bool> {
-        self.raft.add_learner(info.id, BasicNode { addr: info.addr.clone() }, true).await?;
+        let admitted = self.raft.add_learner(info.id, BasicNode { addr: info.addr.clone() }, false).await?.log_id;
+        let id = info.id;
+        let matched = |m: &openraft::RaftMetrics<NodeId, BasicNode>| m.replication.as_ref().and_then(|r| r.get(&id).cloned()).flatten();
+        let caught_up = self
+            .raft
+            .wait(Some(CATCH_UP_WAIT))
+            .metrics(|m| matched(m).is_some_and(|at| at >= admitted), "the new member to catch up")
+            .await;
+        if caught_up.is_err() {
+            let metrics = self.metrics();
+            let Some(at) = matched(&metrics) else {
+                self.raft.change_membership(openraft::ChangeMembers::RemoveNodes(BTreeSet::from([id])), false).await?;
+                return Err(JoinError::Unreachable { addr: info.addr }.into());
+            };
+            return Err(JoinError::CatchingUp { at: at.index, of: admitted.index }.into());
+        }
         let voters: BTreeSet<NodeId> = self.metrics().membership_config.membership().voter_ids().collect();
         let voter = voters.len() < MAX_VOTERS;
         if voter && !voters.contains(&info.id) {

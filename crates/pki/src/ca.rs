@@ -32,8 +32,11 @@ const NODE_NAME_SUFFIX: &str = ".roost.internal";
 const CA_VALIDITY_DAYS: i64 = 3653;
 /// Node certificates outlive most homelab hardware but still expire eventually.
 const NODE_VALIDITY_DAYS: i64 = 1827;
-/// Backdating tolerates nodes whose clocks run slightly behind the signer's.
-const BACKDATE: Duration = Duration::hours(1);
+/// Backdating tolerates nodes whose clocks are behind the signer's: not only a little
+/// drift, but a machine whose hardware clock keeps local time (a dual-boot habit) and
+/// so is hours off until NTP steps it. A member that rejected a newer member's
+/// certificate as "not yet valid" would drop out of the cluster.
+const BACKDATE: Duration = Duration::days(2);
 
 /// The cluster CA. Created by the first node at first start; its cert and key
 /// are replicated through Raft so any leader can sign joining nodes.

@@ -198,3 +198,17 @@ fn identities_serialize_and_never_debug_print_keys() {
 fn peer_node_id_ignores_garbage() {
     assert_eq!(peer_node_id(b"not a certificate"), None);
 }
+
+/// A member whose clock is hours behind the signer's (a hardware clock on local time,
+/// until NTP steps it) must still take a certificate issued just now.
+#[test]
+fn certificates_are_valid_for_clocks_up_to_a_day_behind() {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let ca = ClusterCa::generate("c").unwrap();
+    let node = ca.issue_node("n1", 7, &[]).unwrap();
+    for pem in [&ca.cert_pem, &node.cert_pem] {
+        let der = der(pem);
+        let not_before = parse(&der).validity().not_before.timestamp();
+        assert!(not_before <= now - DAY, "valid only from {} s before now", now - not_before);
+    }
+}

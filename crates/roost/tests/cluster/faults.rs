@@ -9,8 +9,10 @@
 //! requests through the hosts not at fault succeed (the error rate is printed).
 //!
 //! This kernel has no netem, so delay comes from a slow link (a token bucket whose
-//! queue adds latency) and loss from iptables' random drop. A clock step on one host
-//! needs a time namespace for the wall clock, which Linux does not have: not covered.
+//! queue adds latency) and loss from iptables' random drop. Linux has no namespace for
+//! the wall clock, so a host's clock is stepped for its agent alone with libfaketime
+//! (`testbed clock`), the monotonic and boot-time clocks staying true, as when NTP
+//! steps a real machine's clock.
 
 use crate::failover::Sampler;
 use crate::{tb, wait_until, Testbed};
@@ -70,10 +72,24 @@ enum Fault {
     DiskFull,
     /// A deploy acknowledged by the leader, whose agent is killed (-9) at once.
     KillLeaderAfterAck,
+    /// The host's wall clock stepped three hours back.
+    ClockBack,
+    /// The host's wall clock stepped three hours forward.
+    ClockForward,
 }
 
-const FAULTS: [Fault; 8] =
-    [Fault::Cut, Fault::OneWay, Fault::Lossy, Fault::Slow, Fault::Pause, Fault::KillAgent, Fault::DiskFull, Fault::KillLeaderAfterAck];
+const FAULTS: [Fault; 10] = [
+    Fault::Cut,
+    Fault::OneWay,
+    Fault::Lossy,
+    Fault::Slow,
+    Fault::Pause,
+    Fault::KillAgent,
+    Fault::DiskFull,
+    Fault::KillLeaderAfterAck,
+    Fault::ClockBack,
+    Fault::ClockForward,
+];
 
 impl Fault {
     fn apply(self, host: &str) {
@@ -85,6 +101,8 @@ impl Fault {
             Fault::Pause => tb(&["pause", host]),
             Fault::KillAgent | Fault::KillLeaderAfterAck => tb(&["kill-agent", host]),
             Fault::DiskFull => tb(&["fill", host]),
+            Fault::ClockBack => tb(&["clock", host, "-3h"]),
+            Fault::ClockForward => tb(&["clock", host, "+3h"]),
         };
     }
 
@@ -95,6 +113,7 @@ impl Fault {
             Fault::Pause => tb(&["resume", host]),
             Fault::KillAgent | Fault::KillLeaderAfterAck => tb(&["start-agent", host]),
             Fault::DiskFull => tb(&["unfill", host]),
+            Fault::ClockBack | Fault::ClockForward => tb(&["clock", host, "+0"]),
         };
     }
 }
@@ -218,8 +237,8 @@ fn agent_log(host: &str) -> String {
 
 #[test]
 fn random_faults_keep_every_promise() {
-    let steps: usize = std::env::var("ROOST_FAULT_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(8);
-    let t = Testbed::cluster(3, &[("TESTBED_DATA_MB", "64")]);
+    let steps: usize = std::env::var("ROOST_FAULT_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(FAULTS.len());
+    let t = Testbed::cluster(3, &[("TESTBED_DATA_MB", "64"), ("TESTBED_FAKETIME", "1")]);
     std::fs::write("/tmp/roost-cluster-test-faults-state.yaml", STATEFUL).unwrap();
     std::fs::write("/tmp/roost-cluster-test-faults-routed.yaml", ROUTED).unwrap();
     t.ok("h1", &["up", "-f", "/tmp/roost-cluster-test-faults-state.yaml", "-p", "state"]);
@@ -317,4 +336,44 @@ fn a_full_disk_stops_no_agent_and_its_node_catches_up_once_there_is_room() {
     let log = agent_log("h2");
     assert!(log.contains("Raft stopped on this node") && log.contains("No space left on device"), "the full disk is named:\n{log}");
     assert!(!log.contains("panicked"), "{log}");
+}
+
+/// The fence watchdog kept its deadline on the wall clock, shared with its agent by a
+/// file: a step of the host's clock forward made it fence a healthy replica, and a
+/// step back made it wait that much longer before stopping a dead agent's replica,
+/// while the cluster started another copy after 1.5 s.
+#[test]
+fn a_clock_step_on_a_node_neither_fences_for_nothing_nor_delays_its_fencing() {
+    let t = Testbed::cluster(3, &[("TESTBED_FAKETIME", "1")]);
+    std::fs::write("/tmp/roost-cluster-test-faults-state.yaml", STATEFUL).unwrap();
+    t.ok("h1", &["up", "-f", "/tmp/roost-cluster-test-faults-state.yaml", "-p", "state"]);
+    let db = |asker: &str| {
+        t.json(asker, &["ps", "-p", "state", "--json"])?
+            .into_iter()
+            .find(|r| r["service"] == "db" && r["ready"] == true && r["desired"] == true)
+            .map(|r| (r["node"].as_str().unwrap().to_owned(), r["container_id"].as_str().unwrap_or_default().to_owned()))
+    };
+    wait_until(Duration::from_secs(60), "db ready", || db("h1").is_some());
+    let (host, container) = db("h1").unwrap();
+    let asker = *HOSTS.iter().find(|h| **h != host).unwrap();
+    let copies = Sampler::start("db");
+
+    // Forward: the replica keeps running, untouched.
+    tb(&["clock", &host, "+3h"]);
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(db(asker), Some((host.clone(), container.clone())), "the db on {host} after its clock stepped 3 h forward");
+    assert!(!agent_log(&host).contains("lease expired, killed"), "{host}'s watchdog fenced a healthy replica");
+    tb(&["clock", &host, "+0"]);
+    std::thread::sleep(Duration::from_secs(2));
+
+    // Back, then the agent dies: its watchdog still stops the replica in time.
+    tb(&["clock", &host, "-3h"]);
+    std::thread::sleep(Duration::from_secs(2));
+    tb(&["kill-agent", &host]);
+    wait_until(Duration::from_secs(30), "db ready on another host", || db(asker).is_some_and(|(node, _)| node != host));
+    std::thread::sleep(Duration::from_secs(2));
+    let max = copies.finish();
+    tb(&["clock", &host, "+0"]);
+    tb(&["start-agent", &host]);
+    assert_eq!(max, 1, "the stateful service ran {max} copies at once after {host}'s clock stepped back");
 }

@@ -7,6 +7,7 @@ mod failover;
 mod faults;
 mod https;
 mod ingress;
+mod join;
 mod network;
 mod size;
 mod strangers;
