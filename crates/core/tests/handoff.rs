@@ -1,6 +1,8 @@
 //! The scheduler's stateful hand-off as data: node facts in, placement, holds and
 //! events out.
 
+mod common;
+
 use proptest::prelude::*;
 use roost_core::handoff::{
     liveness, schedule, HandoffTiming, Heard, Hold, HoldReason, Lease, Liveness, Member, MoveReason, Schedule,
@@ -21,20 +23,7 @@ const SIM_TIMING: HandoffTiming = HandoffTiming { down_after: 500, ..TIMING };
 const FENCE_AFTER: Millis = 1200;
 
 fn view(id: NodeId, name: &str) -> NodeView {
-    NodeView {
-        id,
-        name: name.into(),
-        labels: BTreeMap::new(),
-        role: "manager".into(),
-        witness: false,
-        up: true,
-        draining: false,
-        cpus: 4.0,
-        memory_bytes: 8 << 30,
-        gpus: vec![],
-        devices: vec![],
-        volumes: BTreeSet::new(),
-    }
+    common::node_view(id, name)
 }
 
 fn member(id: NodeId, name: &str) -> Member {

@@ -1,5 +1,7 @@
 //! Placement as data: nodes and stacks in, one line per slot out.
 
+mod common;
+
 use expect_test::{expect, Expect};
 use proptest::prelude::*;
 use roost_core::placement::{network_anchor, partner_slot, place, together as together_of, together_groups, NodeId, NodeView, Placement};
@@ -11,20 +13,7 @@ use std::fmt::Write;
 const GIB: u64 = 1024 * 1024 * 1024;
 
 fn node(id: NodeId, name: &str) -> NodeView {
-    NodeView {
-        id,
-        name: name.into(),
-        labels: BTreeMap::new(),
-        role: "manager".into(),
-        witness: false,
-        up: true,
-        draining: false,
-        cpus: 4.0,
-        memory_bytes: 8 * GIB,
-        gpus: vec![],
-        devices: vec![],
-        volumes: Default::default(),
-    }
+    common::node_view(id, name)
 }
 
 fn nodes(n: u64) -> Vec<NodeView> {

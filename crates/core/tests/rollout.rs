@@ -1,12 +1,14 @@
 //! Rolling updates as data: stacks, replica rows and the rollout set in; the next set,
 //! rollbacks and events out.
 
+mod common;
+
 use roost_core::reconcile::{Millis, SlotKey};
 use roost_core::rollout::{
     step, FailureAction, PauseCause, RolloutEvent, RolloutInput, RolloutMemory, RolloutStack, RolloutStep, UpdateOrder,
 };
 use roost_core::status::ReplicaStatus;
-use roost_spec::{Mount, MountKind, Service, Stack, UpdateConfig};
+use roost_spec::{Service, Stack, UpdateConfig};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -163,14 +165,7 @@ fn services_without_update_config_are_left_alone() {
 fn order_is_reported_and_stateful_services_update_stop_first() {
     let start_first = service(2, update(1, "pause", "start-first"));
     let mut stateful = start_first.clone();
-    stateful.volumes.push(Mount {
-        kind: MountKind::Volume,
-        source: Some("data".into()),
-        target: "/data".into(),
-        read_only: false,
-        create_host_path: false,
-        tmpfs_size: None,
-    });
+    stateful.volumes.push(common::volume_mount("data", "/data"));
     assert_eq!(UpdateOrder::of(&start_first), Some(UpdateOrder::StartFirst));
     assert_eq!(UpdateOrder::of(&stateful), Some(UpdateOrder::StopFirst));
     assert_eq!(UpdateOrder::of(&service(1, update(1, "pause", "stop-first"))), Some(UpdateOrder::StopFirst));

@@ -3,9 +3,40 @@
 
 use roost_core::hash::config_hash;
 use roost_core::observed::{ContainerState, Health, Observed, ObservedContainer, ObservedResource};
+use roost_core::placement::{NodeId, NodeView};
 use roost_core::reconcile::{Action, Desired};
 use roost_spec::{Dependency, DependencyCondition, Healthcheck, Mount, MountKind, Service, ServiceNetwork, Stack};
 use std::fmt::Write;
+
+/// A named volume `source` mounted at `target`.
+pub fn volume_mount(source: &str, target: &str) -> Mount {
+    Mount {
+        kind: MountKind::Volume,
+        source: Some(source.into()),
+        target: target.into(),
+        read_only: false,
+        create_host_path: false,
+        tmpfs_size: None,
+    }
+}
+
+/// An up, undrained manager with 4 CPUs and 8 GiB, no labels or devices.
+pub fn node_view(id: NodeId, name: &str) -> NodeView {
+    NodeView {
+        id,
+        name: name.into(),
+        labels: Default::default(),
+        role: "manager".into(),
+        witness: false,
+        up: true,
+        draining: false,
+        cpus: 4.0,
+        memory_bytes: 8 << 30,
+        gpus: vec![],
+        devices: vec![],
+        volumes: Default::default(),
+    }
+}
 
 pub fn service(image: &str, replicas: u32) -> Service {
     let mut s = Service { image: image.into(), replicas, ..Default::default() };
@@ -27,14 +58,7 @@ pub fn demo_stack() -> Stack {
         start_period: None,
         start_interval: None,
     });
-    web.volumes.push(Mount {
-        kind: MountKind::Volume,
-        source: Some("data".into()),
-        target: "/data".into(),
-        read_only: false,
-        create_host_path: false,
-        tmpfs_size: None,
-    });
+    web.volumes.push(volume_mount("data", "/data"));
     let mut worker = service("busybox", 1);
     worker.depends_on.insert(
         "web".into(),

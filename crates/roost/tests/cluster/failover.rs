@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const STACK: &str = "services:
+pub(crate) const STACK: &str = "services:
   db:
     image: roost-test/busybox:latest
     command: [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]
@@ -198,7 +198,7 @@ fn ps_and_logs_work_from_any_node_for_replicas_on_every_node() {
 
 /// A small xorshift generator: the fault schedule is random per run but printed
 /// with its seed (`ROOST_TEST_SEED` replays one).
-fn fault_rng() -> impl FnMut(u64) -> u64 {
+pub(crate) fn fault_rng() -> impl FnMut(u64) -> u64 {
     let seed = std::env::var("ROOST_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
     });

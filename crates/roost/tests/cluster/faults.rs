@@ -14,7 +14,7 @@
 //! (`testbed clock`), the monotonic and boot-time clocks staying true, as when NTP
 //! steps a real machine's clock.
 
-use crate::failover::Sampler;
+use crate::failover::{fault_rng as rng, Sampler};
 use crate::{tb, wait_until, Testbed};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -26,32 +26,10 @@ mod http;
 
 const HOSTS: [&str; 3] = ["h1", "h2", "h3"];
 
-const STATEFUL: &str = "services:
-  db:
-    image: roost-test/busybox:latest
-    command: [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]
-    init: true
-    volumes: [\"data:/data\"]
-    healthcheck:
-      test: [\"CMD\", \"wget\", \"-q\", \"-O-\", \"http://localhost:8080/\"]
-      interval: 1s
-      timeout: 1s
-      retries: 2
-volumes:
-  data: {}
-";
-
-const ROUTED: &str = "services:
-  web:
-    image: roost-test/busybox:latest
-    command: [\"sh\", \"-c\", \"mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www\"]
-    deploy: {replicas: 3}
-    healthcheck:
-      test: [\"CMD\", \"wget\", \"-q\", \"-O-\", \"http://localhost:8080/\"]
-      interval: 1s
-    x-roost:
-      routes: [{host: faults.lan, port: 8080, tls: off}]
-";
+/// A stateful `db` (a named volume) and three `web` replicas.
+use crate::failover::STACK as STATEFUL;
+/// Three replicas behind `site.lan`.
+use crate::ingress::STACK as ROUTED;
 
 /// The faults, each with how to apply and undo it on a host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,21 +96,6 @@ impl Fault {
     }
 }
 
-/// A small xorshift generator, seeded from `ROOST_TEST_SEED` or the clock (printed).
-fn rng() -> impl FnMut(u64) -> u64 {
-    let seed = std::env::var("ROOST_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
-    });
-    eprintln!("fault matrix seed: ROOST_TEST_SEED={seed}");
-    let mut x = seed;
-    move |n| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x % n
-    }
-}
-
 /// Deploys stacks one after another on random hosts, recording those acknowledged.
 struct DeployStream {
     stop: Arc<AtomicBool>,
@@ -196,7 +159,7 @@ impl Traffic {
                 let host = HOSTS[i % 3];
                 if faulted.lock().unwrap().as_deref() != Some(host) {
                     let addr = format!("10.77.0.{}:80", 10 + i % 3 + 1);
-                    let ok = http::get(&addr, "faults.lan", "/", Duration::from_secs(5)).is_some_and(|(status, _)| status == 200);
+                    let ok = http::get(&addr, "site.lan", "/", Duration::from_secs(5)).is_some_and(|(status, _)| status == 200);
                     // Counted only if the host was still not at fault when it answered.
                     if faulted.lock().unwrap().as_deref() != Some(host) {
                         n.fetch_add(1, Ordering::SeqCst);
@@ -227,7 +190,7 @@ fn converged(t: &Testbed) -> bool {
         .json("h1", &["ps", "-p", "state", "--json"])
         .is_some_and(|rows| rows.iter().any(|r| r["service"] == "db" && r["ready"] == true && r["desired"] == true))
         && (1..=3).all(|i| {
-            http::get(&format!("10.77.0.{}:80", 10 + i), "faults.lan", "/", Duration::from_secs(2)).is_some_and(|(s, _)| s == 200)
+            http::get(&format!("10.77.0.{}:80", 10 + i), "site.lan", "/", Duration::from_secs(2)).is_some_and(|(s, _)| s == 200)
         })
 }
 

@@ -11,7 +11,7 @@ const NODES: [&str; 3] = ["10.77.0.11:80", "10.77.0.12:80", "10.77.0.13:80"];
 
 /// Three replicas that answer with their container's host name, behind `site.lan`
 /// (roost's own route form).
-const STACK: &str = "services:
+pub(crate) const STACK: &str = "services:
   web:
     image: roost-test/busybox:latest
     command: [\"sh\", \"-c\", \"mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www\"]
