@@ -40,7 +40,12 @@ impl std::str::FromStr for Vip {
 
 /// Holds the address while this node leads; runs until the agent stops.
 pub async fn run(agent: Arc<Agent>, vip: Vip) {
-    let dev = match vip.dev.clone().or_else(|| device_of(&agent.cluster.info.addr)) {
+    let advertised = agent.cluster.info.addr.clone();
+    let found = match vip.dev.clone() {
+        Some(dev) => Some(dev),
+        None => tokio::task::spawn_blocking(move || device_of(&advertised)).await.ok().flatten(),
+    };
+    let dev = match found {
         Some(d) => d,
         None => {
             tracing::error!("no network device holds {}; give --vip-dev", agent.cluster.info.addr);
@@ -78,13 +83,23 @@ pub fn release(vip: &Vip, advertised: &str) {
     }
 }
 
+/// How long one `ip` call may take: a hung one must not hold the address loop.
+const IP_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Runs `ip ARGS` with [`IP_TIMEOUT`] (killed when it runs over).
+async fn ip_output(args: &[&str]) -> std::io::Result<std::process::Output> {
+    let run = tokio::process::Command::new("ip").args(args).kill_on_drop(true).output();
+    tokio::time::timeout(IP_TIMEOUT, run)
+        .await
+        .unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("`ip {}` took over {IP_TIMEOUT:?}", args.join(" ")))))
+}
+
 async fn ip(args: &[&str]) -> std::io::Result<bool> {
-    let out = tokio::process::Command::new("ip").args(args).output().await?;
-    Ok(out.status.success())
+    Ok(ip_output(args).await?.status.success())
 }
 
 async fn has(dev: &str, vip: &Vip) -> bool {
-    let out = tokio::process::Command::new("ip").args(["-o", "-4", "addr", "show", "dev", dev]).output().await;
+    let out = ip_output(&["-o", "-4", "addr", "show", "dev", dev]).await;
     out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&format!(" {}/", vip.addr)))
 }
 
