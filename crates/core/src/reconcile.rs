@@ -383,7 +383,11 @@ fn plan_slot(ctx: &SlotContext<'_>, current: Option<&ObservedContainer>, mem: &m
                     now
                 }
             };
-            mem.last_error = None;
+            // A copy whose healthcheck has not passed yet has not proven the last
+            // failure fixed: the error stays shown until it serves.
+            if c.health != Health::Starting {
+                mem.last_error = None;
+            }
             mem.waiting = None;
             mem.counted = None;
             if now.saturating_sub(since) >= RESET_AFTER && c.health != Health::Starting {

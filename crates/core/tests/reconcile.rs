@@ -137,6 +137,25 @@ fn an_unhealthy_container_is_replaced() {
     expect!["remove demo/web#1 (web1): Unhealthy\n"].assert_eq(&render(&r.plan(&d, &observed, 0)));
     observed.containers.retain(|c| c.service != "web");
     expect!["create demo/web#1\n"].assert_eq(&render(&r.plan(&d, &observed, 0)));
+
+    // The replacement runs but its healthcheck has not passed yet: the failure stays
+    // visible (for `ps`, `up --wait` and a rolling update's failure_action) until the
+    // new copy serves. Cleared at `Running`, a rollout polling the rows saw it only
+    // in the instant between the removal and the next pass (a flaky automatic rollback).
+    let stack = &d["demo"];
+    let mut starting = container(stack, "web", 1, ContainerState::Running, Health::Starting);
+    starting.id = "web1-again".into();
+    observed.containers.push(starting);
+    expect!["(nothing)\n"].assert_eq(&render(&r.plan(&d, &observed, 100)));
+    let web = |rows: Vec<roost_core::status::ReplicaStatus>| rows.into_iter().find(|r| r.service == "web").unwrap();
+    let row = web(replica_status("n1", &d, &observed, &r, None));
+    assert!(row.failed && row.up_to_date, "{row:?}");
+    assert_eq!(row.note.as_deref(), Some("container became unhealthy; replacing it"));
+
+    observed.containers.iter_mut().find(|c| c.service == "web").unwrap().health = Health::Healthy;
+    expect!["(nothing)\n"].assert_eq(&render(&r.plan(&d, &observed, 1_100)));
+    let row = web(replica_status("n1", &d, &observed, &r, None));
+    assert!(row.ready && !row.failed, "{row:?}");
 }
 
 #[test]

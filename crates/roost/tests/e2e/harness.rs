@@ -215,6 +215,19 @@ impl Agent {
 
 impl Drop for Agent {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // What CI shows of a failed test: the agent's own account and the engine's view.
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(80).collect();
+            eprintln!("---- agent log (last {} lines) ----", tail.len());
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+            for s in &self.stacks {
+                let filter = format!("label=io.roost.stack={s}");
+                eprintln!("---- docker ps -a for {s} ----\n{}", docker_out(&["ps", "-a", "--filter", &filter, "--format", "{{.Names}} {{.Status}} {{.Label \"io.roost.config-hash\"}}"]));
+            }
+        }
         if self.child.is_some() {
             for s in self.stacks.clone() {
                 let _ = self.roost(&["down", "-p", &s, "--volumes"]);

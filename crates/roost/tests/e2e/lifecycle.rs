@@ -199,8 +199,12 @@ services:
     )
 }
 
-fn app_version() -> String {
-    let env = docker_out(&["inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", "e2eroll-app-1"]);
+/// The `VERSION` of the container `roost ps` shows for the app (by id: a start-first or
+/// name-clash replacement may carry the name with its config hash).
+fn app_version(agent: &Agent) -> String {
+    let row = agent.row("e2eroll", "app", 1);
+    let Some(id) = row["container_id"].as_str() else { return String::new() };
+    let env = docker_out(&["inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", id]);
     env.lines().find_map(|l| l.strip_prefix("VERSION=")).unwrap_or_default().to_owned()
 }
 
@@ -213,16 +217,16 @@ fn a_failed_update_rolls_the_stack_back_and_rollback_works_by_hand() {
     let bad = agent.up_env("e2eroll", &versioned(), &[("VERSION", "bad")]);
     assert!(!bad.status.success(), "the bad version never becomes healthy");
     wait_until(Duration::from_secs(30), "the automatic rollback to the good version", || {
-        app_version() == "good" && agent.row("e2eroll", "app", 1)["ready"] == true
+        app_version(&agent) == "good" && agent.row("e2eroll", "app", 1)["ready"] == true
     });
     assert!(agent.log().contains("rolling the stack back"), "the agent says why");
 
     ok(&agent.up_env("e2eroll", &versioned(), &[("VERSION", "second")]));
-    assert_eq!(app_version(), "second");
+    assert_eq!(app_version(&agent), "second");
     let back = agent.roost(&["rollback", "-p", "e2eroll", "--wait", "--wait-timeout", "60"]);
     let said = ok(&back);
     assert!(said.contains("rolled back"), "{said}");
-    assert_eq!(app_version(), "good");
+    assert_eq!(app_version(&agent), "good");
 
     let none = agent.roost(&["rollback", "-p", "nosuchstack"]);
     assert!(String::from_utf8_lossy(&none.stderr).contains("no stack named"));
