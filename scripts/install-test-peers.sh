@@ -2,7 +2,7 @@
 # Install the programs tests talk to besides Docker: pebble (Let's Encrypt's ACME
 # test server, with pebble-challtestsrv) for crates/certs/tests/acme_pebble.rs, and arping
 # (iputils-arping) that the agent uses to announce the floating address; tcpdump,
-# iptables and libfaketime for the cluster tests.
+# iptables and libfaketime for the cluster tests; restic for the volume snapshots.
 #
 # Idempotent and quiet: apt-get runs only when something is missing.
 set -euo pipefail
@@ -21,6 +21,8 @@ command -v arping >/dev/null 2>&1 || need_pkgs+=(iputils-arping)
 command -v tcpdump >/dev/null 2>&1 || need_pkgs+=(tcpdump)
 # iptables-restore steers containers to the agent (docker.io pulls it in; be explicit).
 command -v iptables-restore >/dev/null 2>&1 || need_pkgs+=(iptables)
+# restic 0.14 reads, checks and restores the repositories roost-volumes writes.
+command -v restic >/dev/null 2>&1 || need_pkgs+=(restic)
 # libfaketime: the fault matrix steps one testbed host's wall clock (`testbed clock`).
 compgen -G '/usr/lib/*/faketime/libfaketimeMT.so.1' >/dev/null || need_pkgs+=(faketime)
 
