@@ -36,8 +36,19 @@ pub fn since_boot() -> Duration {
 pub fn write_deadline(dir: &Path, deadline: Option<Duration>) {
     let text = deadline.map_or(0, |d| d.as_millis().max(1) as u64).to_string();
     let tmp = dir.join("lease-deadline.tmp");
-    if std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, dir.join(FILE))).is_err() {
-        tracing::warn!("cannot write the lease deadline file");
+    // Said once per failing streak (a full disk fails it five times a second).
+    static FAILING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    match std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, dir.join(FILE))) {
+        Ok(()) => {
+            if FAILING.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                tracing::info!("the lease deadline file is written again");
+            }
+        }
+        Err(e) => {
+            if !FAILING.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                tracing::warn!("cannot write the lease deadline file (the watchdog fences at the last one written): {e}");
+            }
+        }
     }
 }
 

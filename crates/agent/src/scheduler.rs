@@ -41,6 +41,12 @@ pub async fn run(agent: Arc<Agent>) {
             holds.clear();
             continue;
         }
+        // Just woken from a freeze (SIGSTOP, a VM pause): every peer's last probe answer
+        // is as old as the freeze, so all would look down and every replica would move
+        // here. Decide again once the probes and openraft have caught up (see `stall`).
+        if !agent.stall.locked().trusted(Instant::now()) {
+            continue;
+        }
         let leading_since = match leading {
             Some((term, since)) if term == metrics.current_term => since,
             _ => {
