@@ -54,7 +54,9 @@ impl ApiError {
 impl From<roost_cluster::node::WriteError> for ApiError {
     fn from(e: roost_cluster::node::WriteError) -> Self {
         match e {
-            roost_cluster::node::WriteError::NoQuorum(_) => ApiError::unavailable(e.to_string()),
+            roost_cluster::node::WriteError::NoQuorum(_) | roost_cluster::node::WriteError::NotLeader => {
+                ApiError::unavailable(e.to_string())
+            }
             roost_cluster::node::WriteError::Other(m) => ApiError::internal(m),
         }
     }

@@ -124,6 +124,14 @@ impl Cluster {
         self.node().write(command).await
     }
 
+    /// A leader's own decision, never forwarded (see [`roost_cluster::node::ClusterNode::write_as_leader`]).
+    ///
+    /// # Errors
+    /// Not the leader, or no quorum.
+    pub async fn write_as_leader(&self, command: Command) -> Result<CommandResponse, WriteError> {
+        self.node().write_as_leader(command).await
+    }
+
     pub fn ca_fingerprint(&self) -> String {
         self.identity.reading().ca_fingerprint().unwrap_or_default()
     }

@@ -53,7 +53,7 @@ pub async fn run(agent: Arc<Agent>) {
             }
         }
         for name in &decision.rollbacks {
-            if let Err(e) = agent.cluster.write(Command::Rollback { name: name.clone(), automatic: true }).await {
+            if let Err(e) = agent.cluster.write_as_leader(Command::Rollback { name: name.clone(), automatic: true }).await {
                 tracing::warn!("automatic rollback of {name} failed: {e}");
             }
             agent.wake.notify_one();
@@ -61,7 +61,7 @@ pub async fn run(agent: Arc<Agent>) {
         }
         if decision.allowed != state.rollout {
             let slots = decision.allowed.into_iter().collect();
-            if let Err(e) = agent.cluster.write(Command::SetRollout { slots }).await {
+            if let Err(e) = agent.cluster.write_as_leader(Command::SetRollout { slots }).await {
                 tracing::warn!("cannot write the rolling update state: {e}");
             }
             agent.wake.notify_one();

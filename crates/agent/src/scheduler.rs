@@ -13,7 +13,7 @@ use crate::sync::MutexExt as _;
 use crate::Agent;
 use roost_cluster::state::PlacementState;
 use roost_cluster::types::Command;
-use roost_core::handoff::{liveness, schedule, HandoffTiming, Heard, Hold, Member, Schedule, ScheduleInput};
+use roost_core::handoff::{liveness, majority_heard, schedule, HandoffTiming, Heard, Hold, Member, Schedule, ScheduleInput};
 use roost_core::placement::{NodeView, Placement};
 use roost_core::reconcile::{Millis, SlotKey};
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,6 +29,9 @@ pub async fn run(agent: Arc<Agent>) {
     let mut leading: Option<(u64, Millis)> = None;
     // The last decision's holds, so only new ones are logged.
     let mut holds: BTreeMap<SlotKey, Hold> = BTreeMap::new();
+    // Since when this node has heard a majority of voters without a break (rule 1a of
+    // `handoff`); kept as a follower too, so a new leader starts with it.
+    let mut whole_since: Option<Millis> = None;
     loop {
         tokio::select! {
             _ = agent.schedule.notified() => {}
@@ -36,6 +39,18 @@ pub async fn run(agent: Arc<Agent>) {
         }
         let node = agent.cluster.node();
         let metrics = node.metrics();
+        let now = agent.now_ms();
+        let voters: BTreeSet<u64> = metrics.membership_config.membership().voter_ids().collect();
+        let probes: BTreeMap<u64, Millis> =
+            agent.seen.locked().iter().map(|(id, at)| (*id, agent_millis(&agent, *at))).collect();
+        if majority_heard(&voters, agent.cluster.id, &probes, now, millis(agent.down_after)) {
+            whole_since.get_or_insert(now);
+        } else {
+            if whole_since.take().is_some() && metrics.current_leader == Some(agent.cluster.id) {
+                tracing::warn!("this leader hears no majority of the cluster: it moves nothing until it does");
+            }
+            continue;
+        }
         if metrics.current_leader != Some(agent.cluster.id) {
             leading = None;
             holds.clear();
@@ -56,7 +71,8 @@ pub async fn run(agent: Arc<Agent>) {
                 since
             }
         };
-        let decision = decide(&agent, leading_since, &holds);
+        let view_since = whole_since.unwrap_or(now);
+        let decision = decide(&agent, leading_since, view_since, &holds);
         for event in &decision.events {
             tracing::info!("{event}");
         }
@@ -64,7 +80,7 @@ pub async fn run(agent: Arc<Agent>) {
         let Placement { assignments, unplaceable, volume_bound } = decision.placement;
         let placement = PlacementState { assignments, unplaceable, volume_bound };
         if placement != node.state().placement {
-            if let Err(e) = agent.cluster.write(Command::SetPlacement { placement }).await {
+            if let Err(e) = agent.cluster.write_as_leader(Command::SetPlacement { placement }).await {
                 tracing::warn!("cannot write the new placement: {e}");
             }
         }
@@ -83,7 +99,7 @@ fn millis(d: Duration) -> Millis {
 }
 
 /// Gathers the leader's view from the agent and runs the pure decision.
-fn decide(agent: &Agent, leading_since: Millis, previous_holds: &BTreeMap<SlotKey, Hold>) -> Schedule {
+fn decide(agent: &Agent, leading_since: Millis, view_since: Millis, previous_holds: &BTreeMap<SlotKey, Hold>) -> Schedule {
     let state = agent.cluster.state();
     let now = agent.now_ms();
     let seen = agent.seen.locked().clone();
@@ -105,7 +121,8 @@ fn decide(agent: &Agent, leading_since: Millis, previous_holds: &BTreeMap<SlotKe
             let heard = Heard {
                 probe: seen.get(&n.id).map(|t| agent_millis(agent, *t)),
                 renewal: leases.get(&n.id).map(|t| agent_millis(agent, *t)),
-            };
+            }
+            .judged_from(view_since);
             let life = liveness(is_self, heard, now, leading_since, &timing);
             let report = if is_self { Some(&own) } else { reports.get(&n.id).map(|(_, r)| r) };
             Member {

@@ -23,6 +23,9 @@ pub enum WriteError {
     /// No majority answered: this node is cut off, or too many nodes are down.
     #[error("no quorum: this node cannot reach a majority of the cluster ({0}); nothing was changed")]
     NoQuorum(String),
+    /// [`ClusterNode::write_as_leader`] on a node that is not (or no longer) the leader.
+    #[error("this node is not the leader; a leader's decision is not forwarded")]
+    NotLeader,
     #[error("{0}")]
     Other(String),
 }
@@ -173,6 +176,29 @@ impl ClusterNode {
     /// write was not acknowledged and will not be reported as done.
     pub async fn write(&self, command: Command) -> Result<CommandResponse, WriteError> {
         match tokio::time::timeout(WRITE_TIMEOUT, self.write_inner(command)).await {
+            Ok(r) => r,
+            Err(_) => Err(WriteError::NoQuorum(format!("no commit within {}s", WRITE_TIMEOUT.as_secs()))),
+        }
+    }
+
+    /// Writes a decision only the leader makes (placement, rolling-update steps), and
+    /// only while this node leads: it is never forwarded. A leader cut off from the
+    /// cluster decided from a view in which every other node looked down; if its write
+    /// were forwarded to the next leader once it stepped down, that stale decision
+    /// would be applied there (it moved every replica to the cut-off node).
+    ///
+    /// # Errors
+    /// [`WriteError::NotLeader`] when this node does not lead or stopped leading before
+    /// the entry committed; [`WriteError::NoQuorum`] as [`ClusterNode::write`].
+    pub async fn write_as_leader(&self, command: Command) -> Result<CommandResponse, WriteError> {
+        let write = async {
+            match self.raft.client_write(command).await {
+                Ok(r) => Ok(r.data),
+                Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => Err(WriteError::NotLeader),
+                Err(e) => Err(WriteError::Other(e.to_string())),
+            }
+        };
+        match tokio::time::timeout(WRITE_TIMEOUT, write).await {
             Ok(r) => r,
             Err(_) => Err(WriteError::NoQuorum(format!("no commit within {}s", WRITE_TIMEOUT.as_secs()))),
         }

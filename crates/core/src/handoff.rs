@@ -11,6 +11,11 @@
 //!    ([`Lease::Renewed`]); a node not heard renewing since this leader took over may
 //!    hold a lease of the old term until `new_leader_wait` after the election
 //!    ([`Lease::OldTerm`]).
+//!    **1a.** The leader decides only while it hears a majority of voters
+//!    ([`majority_heard`]), and judges a node down only from a whole view: a node
+//!    counts as heard no earlier than when that majority was last regained
+//!    ([`Heard::judged_from`]), so a leader back from a cut does not take its peers'
+//!    old answers for their death.
 //! 2. **Stateless slots** go where [`place`] says.
 //! 3. **A stateful slot already on its target** stays: a stale copy elsewhere stops by
 //!    itself (the slot is not its node's), and unassigning would only stop the good
@@ -61,6 +66,36 @@ pub struct Heard {
     pub probe: Option<Millis>,
     /// The node's last lease renewal that reached the leader.
     pub renewal: Option<Millis>,
+}
+
+impl Heard {
+    /// Rule 1a: a node counts as heard no earlier than `view_since`, when the leader's
+    /// own view became whole ([`majority_heard`] without a break). A leader that was
+    /// cut off heard nobody; right after the heal, its peers' last answers are as old
+    /// as the cut, and without this it would move every replica to itself. Only the
+    /// probe is adjusted: a lease renewal is never assumed.
+    #[must_use]
+    pub fn judged_from(self, view_since: Millis) -> Heard {
+        Heard { probe: Some(self.probe.map_or(view_since, |p| p.max(view_since))), renewal: self.renewal }
+    }
+}
+
+/// Rule 1a: whether the node `me` hears a majority of `voters` (itself included): a
+/// probe answer less than `down_after` old. Without it, the node is the one cut off,
+/// and it decides nothing (nobody would learn its decision before a new leader, and
+/// a stale decision must not be applied later).
+pub fn majority_heard(
+    voters: &BTreeSet<NodeId>,
+    me: NodeId,
+    probes: &BTreeMap<NodeId, Millis>,
+    now: Millis,
+    down_after: Millis,
+) -> bool {
+    let heard = voters
+        .iter()
+        .filter(|id| **id == me || probes.get(id).is_some_and(|at| now.saturating_sub(*at) < down_after))
+        .count();
+    heard * 2 > voters.len()
 }
 
 /// Whether a node may still hold a lease, from the leader's point of view.

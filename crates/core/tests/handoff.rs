@@ -5,7 +5,7 @@ mod common;
 
 use proptest::prelude::*;
 use roost_core::handoff::{
-    liveness, schedule, HandoffTiming, Heard, Hold, HoldReason, Lease, Liveness, Member, MoveReason, Schedule,
+    liveness, majority_heard, schedule, HandoffTiming, Heard, Hold, HoldReason, Lease, Liveness, Member, MoveReason, Schedule,
     ScheduleEvent, ScheduleInput, UnplacedKind,
 };
 use roost_core::observed::{ContainerState, Health, ObservedContainer};
@@ -198,6 +198,32 @@ fn a_node_is_up_while_heard_within_down_after() {
     assert!(!liveness(false, heard(1000), 2200, 0, &TIMING).up);
     assert!(!liveness(false, Heard::default(), 5, 0, &TIMING).up);
     assert!(liveness(true, Heard::default(), 50_000, 0, &TIMING).up, "the leader itself is up");
+}
+
+#[test]
+fn a_leader_back_from_a_cut_judges_its_peers_only_from_its_whole_view() {
+    // TIMING.down_after is 1200. The leader (1) was cut off from 10 000 to 13 000 and
+    // heard 2 and 3 last at 10 000; at 13 050 it hears 2 again.
+    let voters = BTreeSet::from([1, 2, 3]);
+    let mut probes = BTreeMap::from([(2, 10_000), (3, 10_000)]);
+    assert!(!majority_heard(&voters, 1, &probes, 12_000, TIMING.down_after), "cut off: it decides nothing");
+    probes.insert(2, 13_050);
+    assert!(majority_heard(&voters, 1, &probes, 13_050, TIMING.down_after));
+    // Its view is whole again since 13 050: 3 is not down for an answer the cut held back...
+    let three = Heard { probe: Some(10_000), renewal: Some(10_000) }.judged_from(13_050);
+    assert!(liveness(false, three, 13_100, 0, &TIMING).up);
+    assert!(liveness(false, three, 14_249, 0, &TIMING).up);
+    // ...only once it stays silent for down_after of whole view.
+    assert!(!liveness(false, three, 14_250, 0, &TIMING).up);
+    // The renewal is never assumed: the lease still ends reassign_after after the real one.
+    assert_eq!(three.renewal, Some(10_000));
+    // A node heard after the view became whole keeps its own time.
+    assert_eq!(Heard { probe: Some(13_200), renewal: None }.judged_from(13_050).probe, Some(13_200));
+    // One voter of one: itself.
+    assert!(majority_heard(&BTreeSet::from([1]), 1, &BTreeMap::new(), 0, TIMING.down_after));
+    // Two of four is not a majority.
+    let four = BTreeSet::from([1, 2, 3, 4]);
+    assert!(!majority_heard(&four, 1, &BTreeMap::from([(2, 100)]), 200, TIMING.down_after));
 }
 
 #[test]

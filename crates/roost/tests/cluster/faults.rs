@@ -5,9 +5,9 @@
 //! replays a run, `ROOST_FAULT_STEPS` makes a long run), holds it for a random time,
 //! undoes it and waits for the cluster to converge. Checked throughout and at the end:
 //! no acknowledged deploy is lost, the stateful service never runs twice, no agent
-//! crashes (or stops by itself), and everything converges after each heal. Routed
-//! requests through the hosts not at fault are counted and their failures printed
-//! (not yet bounded: see the end of `random_faults_keep_every_promise`).
+//! crashes (or stops by itself), everything converges after each heal, and routed
+//! requests through the hosts not at fault succeed (under 5 % fail; each failure is
+//! printed with its time).
 //!
 //! This kernel has no netem, so delay comes from a slow link (a token bucket whose
 //! queue adds latency) and loss from iptables' random drop. Linux has no namespace for
@@ -281,13 +281,13 @@ fn random_faults_keep_every_promise() {
         assert!(!log.contains("panicked"), "{host}'s agent panicked:\n{log}");
         assert!(!log.contains("stopping the agent"), "{host}'s agent stopped itself:\n{log}");
     }
-    // Measured, not bounded yet: the matrix found windows of about 1.5 s in which
-    // every healthy node answered 503 "no healthy replica", some 12 s after a cut-off
-    // or paused node came back (2 of about 10 runs; issue 10 stays open for it). The
-    // failures are printed above with their times, to find the cause.
-    if failed > 0 {
-        eprintln!("fault matrix: routed failures through hosts not at fault: {failed} of {sent} (an open defect, see above)");
-    }
+    // The windows of 503s this bound once caught came from a cut-off leader's stale
+    // placement, forwarded to the next leader (see
+    // `a_leader_back_from_a_cut_moves_nothing_off_the_nodes_that_kept_running`).
+    assert!(
+        (failed as f64) < 0.05 * sent as f64,
+        "{failed} of {sent} routed requests through hosts not at fault failed (each is printed above with its time)"
+    );
 }
 
 /// openraft stops for good at a storage error; once, the node then followed no change
@@ -352,4 +352,47 @@ fn a_clock_step_on_a_node_neither_fences_for_nothing_nor_delays_its_fencing() {
     tb(&["clock", &host, "+0"]);
     tb(&["start-agent", &host]);
     assert_eq!(max, 1, "the stateful service ran {max} copies at once after {host}'s clock stepped back");
+}
+
+/// The running `routed` containers on `host`, by id.
+fn routed_ids(host: &str) -> BTreeSet<String> {
+    let out = tb(&["docker", host, "ps", "-q", "--no-trunc", "--filter", "label=io.roost.stack=routed"]);
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+}
+
+/// A leader cut off for longer than the down grace took every peer for down and moved
+/// their replicas to itself; when it stepped down after the heal, that pending write
+/// was forwarded to the new leader and applied there, so the nodes that never failed
+/// stopped their replicas (found by the fault matrix: 502s through healthy hosts, and
+/// 13 s to converge after a 2.4 s cut). Now the cut leader decides nothing and its
+/// decisions are never forwarded.
+#[test]
+fn a_leader_back_from_a_cut_moves_nothing_off_the_nodes_that_kept_running() {
+    let t = Testbed::cluster(3, &[]);
+    std::fs::write("/tmp/roost-cluster-test-faults-routed.yaml", ROUTED).unwrap();
+    t.ok("h1", &["up", "-f", "/tmp/roost-cluster-test-faults-routed.yaml", "-p", "routed"]);
+    let everywhere = || HOSTS.iter().all(|h| routed_ids(h).len() == 1);
+    wait_until(Duration::from_secs(60), "one routed replica on every host", everywhere);
+    // Whether the stale decision lands depends on timing: before the fix, about one
+    // round in three showed it.
+    for round in 0..6 {
+        let leader = t.leader("h1").or_else(|| t.leader("h2")).expect("a leader");
+        let others: Vec<&str> = HOSTS.into_iter().filter(|h| **h != leader).collect();
+        let kept: Vec<(&str, BTreeSet<String>)> = others.iter().map(|h| (*h, routed_ids(h))).collect();
+        eprintln!("round {round}: cutting the leader {leader} for 2.5 s");
+        tb(&["cut", &leader]);
+        std::thread::sleep(Duration::from_millis(2500));
+        tb(&["heal", &leader]);
+        wait_until(Duration::from_secs(30), "every node reachable again", || {
+            HOSTS.iter().all(|h| t.json(h, &["nodes", "--json"]).is_some_and(|n| n.len() == 3 && n.iter().all(|n| n["reachable"] == true)))
+        });
+        // Long enough for a stale decision to be forwarded, applied and acted on.
+        std::thread::sleep(Duration::from_secs(4));
+        for (host, ids) in &kept {
+            let now = routed_ids(host);
+            eprintln!("round {round}: {host} ran {ids:?}, runs {now:?}");
+            assert!(ids.is_subset(&now), "round {round}: {host} never failed, yet its replica {ids:?} was replaced (now {now:?})");
+        }
+        wait_until(Duration::from_secs(30), "three routed replicas again", || HOSTS.iter().map(|h| routed_ids(h).len()).sum::<usize>() == 3);
+    }
 }
