@@ -17,6 +17,18 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use tokio_rustls::rustls;
 
+/// Free space `restart_raft` wants before it starts Raft again.
+const RESTART_ROOM: u64 = 1 << 20;
+
+/// What a token lets its holder do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Join the cluster as a node.
+    Join,
+    /// Use the remote CLI.
+    Cli,
+}
+
 pub struct Cluster {
     pub id: NodeId,
     data_dir: PathBuf,
@@ -136,28 +148,21 @@ impl Cluster {
         self.identity.reading().ca_fingerprint().unwrap_or_default()
     }
 
-    /// A new join token. The cluster stores only its secret's hash, so this is the
-    /// one time it can be shown; with `rotate`, every earlier token stops working,
-    /// else the newest [`roost_cluster::state::LIVE_TOKENS`] stay valid.
+    /// A new token of `kind`. The cluster stores only its secret's hash, so this is
+    /// the one time it can be shown; with `rotate`, every earlier token of that kind
+    /// stops working, else the newest [`roost_cluster::state::LIVE_TOKENS`] stay valid.
     ///
     /// # Errors
     /// No quorum.
-    pub async fn new_join_token(&self, rotate: bool) -> Result<JoinToken, WriteError> {
+    pub async fn new_token(&self, kind: TokenKind, rotate: bool) -> Result<JoinToken, WriteError> {
         let token = JoinToken::generate(&self.ca_fingerprint());
         let hash = token.secret_hash();
-        let command = if rotate { Command::SetJoinSecrets { hashes: vec![hash] } } else { Command::AddJoinSecret { hash } };
-        self.write(command).await?;
-        Ok(token)
-    }
-
-    /// A new remote-CLI token, as [`Cluster::new_join_token`].
-    ///
-    /// # Errors
-    /// No quorum.
-    pub async fn new_cli_token(&self, rotate: bool) -> Result<JoinToken, WriteError> {
-        let token = JoinToken::generate(&self.ca_fingerprint());
-        let hash = token.secret_hash();
-        let command = if rotate { Command::SetCliSecrets { hashes: vec![hash] } } else { Command::AddCliSecret { hash } };
+        let command = match (kind, rotate) {
+            (TokenKind::Join, true) => Command::SetJoinSecrets { hashes: vec![hash] },
+            (TokenKind::Join, false) => Command::AddJoinSecret { hash },
+            (TokenKind::Cli, true) => Command::SetCliSecrets { hashes: vec![hash] },
+            (TokenKind::Cli, false) => Command::AddCliSecret { hash },
+        };
         self.write(command).await?;
         Ok(token)
     }
@@ -234,11 +239,14 @@ impl Cluster {
     /// (still no space).
     pub async fn restart_raft(&self) -> anyhow::Result<()> {
         let dir = cluster_dir(&self.data_dir, &self.ca_fingerprint());
-        // Room for a write first: openraft quits again at its first failed one.
-        let probe = dir.join("space-probe");
-        let room = std::fs::write(&probe, vec![0u8; 1 << 20]).and_then(|()| std::fs::File::open(&probe)?.sync_all());
-        let _ = std::fs::remove_file(&probe);
-        room.with_context(|| format!("no room to write in {}", dir.display()))?;
+        // Room for a write first: openraft quits again at its first failed one. Asked
+        // of the filesystem (this runs every half second while the disk is full), not
+        // found out by writing.
+        let stats = nix::sys::statvfs::statvfs(&dir).with_context(|| format!("cannot tell the free space in {}", dir.display()))?;
+        let free = u64::from(stats.blocks_available()).saturating_mul(u64::from(stats.fragment_size()));
+        if free < RESTART_ROOM {
+            anyhow::bail!("no room to write in {}: {free} bytes free, {RESTART_ROOM} needed", dir.display());
+        }
         let old = self.node();
         old.shutdown().await;
         let node = ClusterNode::start(&dir, self.id, self.transport.clone(), Timing::default()).await?;

@@ -212,7 +212,8 @@ struct TokenQuery {
 }
 
 async fn token(State(agent): State<Arc<Agent>>, Query(q): Query<TokenQuery>) -> Result<Json<TokenResponse>, ApiError> {
-    let token = if q.cli { agent.cluster.new_cli_token(q.rotate).await? } else { agent.cluster.new_join_token(q.rotate).await? };
+    let kind = if q.cli { crate::cluster::TokenKind::Cli } else { crate::cluster::TokenKind::Join };
+    let token = agent.cluster.new_token(kind, q.rotate).await?;
     Ok(Json(TokenResponse { token: token.to_string() }))
 }
 

@@ -6,6 +6,7 @@
 //! change to desired state, and at least once a second (restart backoff timers).
 #![forbid(unsafe_code)]
 
+mod accept;
 pub mod api;
 mod background;
 mod campaign;

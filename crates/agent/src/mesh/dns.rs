@@ -119,10 +119,7 @@ pub async fn serve_udp(agent: Arc<Agent>, socket: tokio::net::UdpSocket) {
 /// DNS over TCP: two-byte length, then the message; several per connection.
 pub async fn serve_tcp(agent: Arc<Agent>, listener: tokio::net::TcpListener) {
     loop {
-        let Ok((mut stream, src)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
+        let (mut stream, src) = crate::accept::next(&listener, "DNS over TCP").await;
         let agent = agent.clone();
         tokio::spawn(async move {
             loop {

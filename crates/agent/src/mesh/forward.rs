@@ -22,14 +22,7 @@ const BUFFER: usize = 64 * 1024;
 
 pub async fn serve(agent: Arc<Agent>, listener: tokio::net::TcpListener) {
     loop {
-        let (stream, src) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::debug!("service port accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+        let (stream, src) = crate::accept::next(&listener, "service port").await;
         let agent = agent.clone();
         tokio::spawn(async move {
             let IpAddr::V4(src) = src.ip() else { return };

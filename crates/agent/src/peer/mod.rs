@@ -190,15 +190,7 @@ pub type Revoked = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 pub async fn serve(listener: tokio::net::TcpListener, tls: Arc<RwLock<Arc<rustls::ServerConfig>>>, router: Router, tunnel: TunnelHandler, revoked: Revoked) {
     let budget = budget::Budget::new(budget::PER_SOURCE, budget::TOTAL);
     loop {
-        let (tcp, remote) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                // Out of file descriptors, most likely: wait for some to be closed.
-                tracing::warn!("cluster port accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+        let (tcp, remote) = crate::accept::next(&listener, "cluster port").await;
         let slot = match budget.admit(remote.ip()) {
             Ok(slot) => slot,
             Err(refused) => {
