@@ -448,6 +448,63 @@ pub struct Volume {
     pub driver_opts: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// How roost replicates the volume between nodes (`x-roost:` on the volume). Only
+    /// named, non-external volumes of stateful services are replicated.
+    #[serde(default, skip_serializing_if = "Replication::is_default")]
+    pub replication: Replication,
+}
+
+/// A volume's replication settings, from `x-roost:` on a top-level volume:
+///
+/// ```yaml
+/// volumes:
+///   data:
+///     x-roost:
+///       replicate: true      # false: the volume stays on the node that made it
+///       interval: 10s        # a snapshot this often (1s to 24h)
+///       copies: 3            # nodes holding it, the primary included (1 to 3)
+///       consistency: pause   # pause | none | hook
+///       hook: "pg_dump -U postgres -f /var/lib/postgresql/data/dump.sql"
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Replication {
+    pub replicate: bool,
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// Nodes holding a copy, the primary included; the default is every eligible
+    /// non-witness node, at most [`Replication::MAX_COPIES`].
+    pub copies: u8,
+    pub consistency: Consistency,
+}
+
+impl Replication {
+    pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+    pub const MAX_COPIES: u8 = 3;
+
+    pub fn is_default(&self) -> bool {
+        *self == Replication::default()
+    }
+}
+
+impl Default for Replication {
+    fn default() -> Self {
+        Replication { replicate: true, interval: Self::DEFAULT_INTERVAL, copies: Self::MAX_COPIES, consistency: Consistency::Pause }
+    }
+}
+
+/// How a snapshot is made consistent while it reads the volume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Consistency {
+    /// `docker pause` the containers mounting the volume while the snapshot reads it:
+    /// crash-consistent (a database recovers as after a power cut).
+    Pause,
+    /// Read while the service writes: for media and big file trees.
+    None,
+    /// Run this command in the service's container (`sh -c`) first; its output lands in
+    /// the same snapshot (a `pg_dump`, say). The volume is not paused.
+    Hook(String),
 }
 
 /// A top-level secret or config. roost supports the file-based form.

@@ -5,6 +5,7 @@
 mod colocate;
 mod deploy;
 pub mod parse;
+mod replication;
 mod routes;
 mod service;
 
@@ -14,6 +15,7 @@ use roost_spec::{FileObject, Network, Stack, Volume};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
+pub use replication::VOLUME_X_ROOST_KEYS;
 pub use routes::X_ROOST_KEYS;
 pub use service::{HANDLED_KEYS, WARNED_KEYS};
 
@@ -257,7 +259,11 @@ pub(crate) fn stack(ctx: &mut Ctx<'_>, root: &Node) -> Stack {
     }
     for (name, n) in top_objects(ctx, root, "volumes") {
         let (external, nm, driver, driver_opts, _, labels) = network_or_volume(ctx, &n, &format!("volumes.{name}"), false);
-        st.volumes.insert(name.clone(), Volume { external, name: nm, driver, driver_opts, labels });
+        let replication = match n.get("x-roost") {
+            Some(x) => replication::parse(ctx, x, &format!("volumes.{name}.x-roost")),
+            None => roost_spec::Replication::default(),
+        };
+        st.volumes.insert(name.clone(), Volume { external, name: nm, driver, driver_opts, labels, replication });
         ctx.volumes.insert(name);
     }
     for kind in ["secrets", "configs"] {
