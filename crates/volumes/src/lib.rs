@@ -8,11 +8,22 @@
 //! exactly what it lacks. Debian's `restic` 0.14 reads, checks and restores every
 //! repository this writes (`tests/restic_peer.rs`).
 //!
+//! To replicate, a primary ships the repository files a standby lacks
+//! ([`ship::missing`], in [`Repo::files`] order) and the standby stores each with
+//! [`ship::receive`], which checks it against its name, then brings its warm copy of
+//! the volume up to a snapshot with [`Repo::restore_in_place`].
+//!
 //! What to snapshot when, and where, is decided elsewhere; this crate only does it.
 //! Not wired into the agent yet.
 #![forbid(unsafe_code)]
 
 mod recording;
 mod repo;
+mod restore;
+pub mod ship;
+mod stage;
 
 pub use repo::{FileKind, Repo, RepoFile, Snapshot, VolumeError};
+pub use restore::RestoreStats;
+pub use ship::Received;
+pub use stage::{stage, StageStats};

@@ -3,11 +3,11 @@
 use rustic_core::{BytesList, FileType, Id, ReadBackend, RusticResult, WriteBackend};
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// Forwards everything to `inner`, and notes each file it writes.
+/// Forwards everything to `inner`, and notes each file it writes, with its size.
 #[derive(Debug)]
 pub(crate) struct Recording {
     inner: Arc<dyn WriteBackend>,
-    written: Mutex<Vec<(FileType, Id)>>,
+    written: Mutex<Vec<(FileType, Id, u64)>>,
 }
 
 impl Recording {
@@ -16,7 +16,7 @@ impl Recording {
     }
 
     /// The files written since the last call, in the order they were written.
-    pub(crate) fn take(&self) -> Vec<(FileType, Id)> {
+    pub(crate) fn take(&self) -> Vec<(FileType, Id, u64)> {
         std::mem::take(&mut *self.written.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
@@ -49,8 +49,9 @@ impl WriteBackend for Recording {
     }
 
     fn write_bytes(&self, tpe: FileType, id: &Id, cacheable: bool, content: BytesList) -> RusticResult<()> {
+        let size = content.size() as u64;
         self.inner.write_bytes(tpe, id, cacheable, content)?;
-        self.written.lock().unwrap_or_else(PoisonError::into_inner).push((tpe, *id));
+        self.written.lock().unwrap_or_else(PoisonError::into_inner).push((tpe, *id, size));
         Ok(())
     }
 

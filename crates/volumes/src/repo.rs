@@ -3,8 +3,8 @@
 use crate::recording::Recording;
 use rustic_backend::LocalBackend;
 use rustic_core::{
-    BackupOptions, ConfigOptions, Credentials, FileType, KeyOptions, LocalDestination, LsOptions, PathList, Repository,
-    RepositoryBackends, RepositoryOptions, RestoreOptions, RusticError, SnapshotOptions,
+    BackupOptions, ConfigOptions, Credentials, FileType, KeyOptions, PathList, Repository, RepositoryBackends,
+    RepositoryOptions, RusticError, SnapshotOptions,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use std::sync::Arc;
 /// Why a repository operation failed, with what was being done and where.
 #[derive(Debug, thiserror::Error)]
 pub enum VolumeError {
+    /// `rustic_core` failed.
     #[error("cannot {doing} (repository {repo}): {source}")]
     Repo {
         doing: String,
@@ -19,8 +20,28 @@ pub enum VolumeError {
         #[source]
         source: Box<RusticError>,
     },
+    /// A file or directory could not be read or written.
+    #[error("cannot {doing} ({path}): {source}")]
+    Io {
+        doing: String,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Bad input: a name, id, path or file content; says which.
     #[error("{0}")]
     Invalid(String),
+    /// An operation went wrong midway; says what and where.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl VolumeError {
+    /// An I/O error while `doing` something to `path`.
+    pub(crate) fn io(doing: impl Into<String>, path: &Path) -> impl FnOnce(std::io::Error) -> VolumeError {
+        let (doing, path) = (doing.into(), path.display().to_string());
+        move |source| VolumeError::Io { doing, path, source }
+    }
 }
 
 /// A kind of repository file.
@@ -34,11 +55,14 @@ pub enum FileKind {
 }
 
 /// A file of the repository, by its path relative to the repository's root
-/// (`data/ab/ab12…` for a pack, `index/…`, `snapshots/…`).
+/// (`config`, `keys/…`, `data/ab/ab12…` for a pack, `index/…`, `snapshots/…`).
+/// Ordered by kind, then path: the order a copy must be applied in.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RepoFile {
     pub kind: FileKind,
     pub path: String,
+    /// Its length in bytes.
+    pub size: u64,
 }
 
 /// One snapshot of a volume.
@@ -59,12 +83,13 @@ pub struct Snapshot {
     pub new_files: Vec<RepoFile>,
 }
 
-/// A repository in a local directory, opened with its password.
+/// A repository in a local directory, opened with its password. Keep it for later
+/// operations: opening derives the key from the password, which is slow on purpose.
 pub struct Repo {
-    path: PathBuf,
+    pub(crate) path: PathBuf,
     recording: Arc<Recording>,
-    backends: RepositoryBackends,
-    credentials: Credentials,
+    pub(crate) backends: RepositoryBackends,
+    pub(crate) credentials: Credentials,
 }
 
 impl std::fmt::Debug for Repo {
@@ -73,14 +98,14 @@ impl std::fmt::Debug for Repo {
     }
 }
 
-fn options() -> RepositoryOptions {
+pub(crate) fn options() -> RepositoryOptions {
     // No cache: the repository is local, and a cache would live in the agent's home.
     RepositoryOptions::default().no_cache(true)
 }
 
 /// Where every snapshot of `volume` is filed in the repository, so restic shows a
 /// volume's snapshots as one path and each new one finds its parent.
-fn volume_path(volume: &str) -> Result<PathBuf, VolumeError> {
+pub(crate) fn volume_path(volume: &str) -> Result<PathBuf, VolumeError> {
     let valid = !volume.is_empty() && volume.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) && !volume.starts_with('.');
     if !valid {
         return Err(VolumeError::Invalid(format!("`{volume}` is not a volume name (letters, digits, `-`, `_`, `.`)")));
@@ -97,7 +122,7 @@ impl Repo {
         Ok(Repo { path: path.to_owned(), recording, backends, credentials: Credentials::password(password) })
     }
 
-    fn fail(&self, doing: impl Into<String>) -> impl FnOnce(Box<RusticError>) -> VolumeError + '_ {
+    pub(crate) fn fail(&self, doing: impl Into<String>) -> impl FnOnce(Box<RusticError>) -> VolumeError + '_ {
         let doing = doing.into();
         move |source| VolumeError::Repo { doing, repo: self.path.display().to_string(), source }
     }
@@ -108,11 +133,12 @@ impl Repo {
     /// # Errors
     /// The directory cannot be written, or already holds a repository.
     pub fn init(path: &Path, password: &str) -> Result<Repo, VolumeError> {
-        let repo = Repo::at(path, password)?;
-        Repository::new(&options(), &repo.backends)
+        let mut repo = Repo::at(path, password)?;
+        let opened = Repository::new(&options(), &repo.backends)
             .and_then(|r| r.init(&repo.credentials, &KeyOptions::default(), &ConfigOptions::default()))
             .map_err(repo.fail("make a repository"))?;
         repo.recording.take();
+        repo.credentials = Credentials::Masterkey(opened.key());
         Ok(repo)
     }
 
@@ -121,8 +147,11 @@ impl Repo {
     /// # Errors
     /// No repository there, or the password does not open it.
     pub fn open(path: &Path, password: &str) -> Result<Repo, VolumeError> {
-        let repo = Repo::at(path, password)?;
-        Repository::new(&options(), &repo.backends).and_then(|r| r.open(&repo.credentials)).map_err(repo.fail("open"))?;
+        let mut repo = Repo::at(path, password)?;
+        let opened = Repository::new(&options(), &repo.backends).and_then(|r| r.open(&repo.credentials)).map_err(repo.fail("open"))?;
+        // The password's key derivation (scrypt) costs a good part of a second; every
+        // later operation opens with the master key it unlocked instead.
+        repo.credentials = Credentials::Masterkey(opened.key());
         Ok(repo)
     }
 
@@ -154,7 +183,7 @@ impl Repo {
         }
         let file = described.to_snapshot().map_err(self.fail("describe the snapshot"))?;
         let file = repo.backup(&options, &source, file).map_err(self.fail(format!("snapshot {}", dir.display())))?;
-        let new_files = self.recording.take().into_iter().filter_map(|(kind, id)| repo_file(kind, &id.to_hex())).collect();
+        let new_files = self.recording.take().into_iter().filter_map(|(kind, id, size)| repo_file(kind, &id.to_hex(), size)).collect();
         let mut snapshot = describe(&file);
         snapshot.data_added = file.summary.as_ref().map(|s| s.data_added);
         snapshot.new_files = new_files;
@@ -172,29 +201,32 @@ impl Repo {
         Ok(files.iter().map(describe).collect())
     }
 
-    /// Restores snapshot `id` (full or a unique prefix) of volume `volume` into `dest`,
-    /// which must be empty or missing.
+    /// The newest snapshot of volume `volume`, `None` if it has none.
     ///
     /// # Errors
-    /// No such snapshot, `dest` not empty, or a file that cannot be written.
-    pub fn restore(&self, id: &str, volume: &str, dest: &Path) -> Result<(), VolumeError> {
-        let within = volume_path(volume)?;
-        if std::fs::read_dir(dest).is_ok_and(|mut d| d.next().is_some()) {
-            return Err(VolumeError::Invalid(format!("{} is not empty: restore only into an empty directory", dest.display())));
-        }
-        let repo = Repository::new(&options(), &self.backends)
-            .and_then(|r| r.open(&self.credentials))
-            .and_then(|r| r.to_indexed())
-            .map_err(self.fail("open for a restore"))?;
-        let node = repo
-            .node_from_snapshot_path(&format!("{id}:{}", within.display()), |_| true)
-            .map_err(self.fail(format!("find snapshot {id} of volume {volume}")))?;
-        let listing = repo.ls(&node, &LsOptions::default()).map_err(self.fail("list the snapshot"))?;
-        let destination = LocalDestination::new(&dest.to_string_lossy(), true, !node.is_dir())
-            .map_err(self.fail(format!("write into {}", dest.display())))?;
-        let options = RestoreOptions::default();
-        let plan = repo.prepare_restore(&options, listing.clone(), &destination, false).map_err(self.fail("plan the restore"))?;
-        repo.restore(plan, &options, listing, &destination).map_err(self.fail(format!("restore into {}", dest.display())))
+    /// A bad volume name, or a repository that cannot be read.
+    pub fn latest(&self, volume: &str) -> Result<Option<Snapshot>, VolumeError> {
+        let as_path = volume_path(volume)?;
+        let as_path = as_path.to_string_lossy();
+        let repo = Repository::new(&options(), &self.backends).and_then(|r| r.open(&self.credentials)).map_err(self.fail("open"))?;
+        let files = repo
+            .get_matching_snapshots(|s| s.paths.contains(&as_path))
+            .map_err(self.fail(format!("list the snapshots of volume {volume}")))?;
+        Ok(files.iter().max_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id))).map(describe))
+    }
+
+    /// Every file of the repository, in the order a copy must be applied in so that a
+    /// reader never sees a snapshot whose data is missing: `config`, keys, packs,
+    /// indexes, snapshots (by path within a kind). Files whose names are not restic's
+    /// (such as [`crate::ship::receive`]'s temporary files) are left out.
+    ///
+    /// `LocalBackend` writes files in place, not atomically: list a repository no
+    /// snapshot is being written to, or ship a snapshot's [`Snapshot::new_files`].
+    ///
+    /// # Errors
+    /// A directory of the repository cannot be read.
+    pub fn files(&self) -> Result<Vec<RepoFile>, VolumeError> {
+        crate::ship::files(&self.path)
     }
 }
 
@@ -210,7 +242,7 @@ fn describe(file: &rustic_core::repofile::SnapshotFile) -> Snapshot {
 }
 
 /// The path of a written file in the repository, as restic lays it out.
-fn repo_file(kind: FileType, hex: &str) -> Option<RepoFile> {
+fn repo_file(kind: FileType, hex: &str, size: u64) -> Option<RepoFile> {
     let (kind, path) = match kind {
         FileType::Pack => (FileKind::Pack, format!("data/{}/{hex}", hex.get(..2)?)),
         FileType::Index => (FileKind::Index, format!("index/{hex}")),
@@ -218,7 +250,7 @@ fn repo_file(kind: FileType, hex: &str) -> Option<RepoFile> {
         FileType::Key => (FileKind::Key, format!("keys/{hex}")),
         FileType::Config => (FileKind::Config, "config".to_owned()),
     };
-    Some(RepoFile { kind, path })
+    Some(RepoFile { kind, path, size })
 }
 
 #[cfg(test)]
@@ -236,8 +268,8 @@ mod tests {
     #[test]
     fn written_files_are_named_as_restic_lays_them_out() {
         let hex = "ab".repeat(32);
-        assert_eq!(repo_file(FileType::Pack, &hex).unwrap().path, format!("data/ab/{hex}"));
-        assert_eq!(repo_file(FileType::Snapshot, &hex).unwrap().path, format!("snapshots/{hex}"));
-        assert_eq!(repo_file(FileType::Config, &hex).unwrap().path, "config");
+        assert_eq!(repo_file(FileType::Pack, &hex, 1).unwrap().path, format!("data/ab/{hex}"));
+        assert_eq!(repo_file(FileType::Snapshot, &hex, 1).unwrap().path, format!("snapshots/{hex}"));
+        assert_eq!(repo_file(FileType::Config, &hex, 1).unwrap().path, "config");
     }
 }

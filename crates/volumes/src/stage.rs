@@ -1,0 +1,124 @@
+//! A staging copy of a volume: what a crash-consistent snapshot reads instead of the
+//! live volume, so the containers writing it are paused only while the changes since
+//! the last snapshot are copied (milliseconds), not while the snapshot is taken.
+
+use crate::VolumeError;
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::unix::fs::{lchown, MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::time::SystemTime;
+
+/// What [`stage`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StageStats {
+    /// Files copied because they were new or changed (size or modification time).
+    pub copied: u64,
+    /// Bytes those files hold.
+    pub bytes: u64,
+    /// Entries removed from the copy because the volume no longer has them.
+    pub removed: u64,
+}
+
+/// Makes `copy` equal to `live`: new and changed files are copied (content, mode,
+/// owner, modification time), symlinks re-made, entries `live` lacks removed. A file is
+/// unchanged when its size and modification time match, as restic judges it.
+///
+/// # Errors
+/// An entry of `live` cannot be read, or `copy` cannot be written.
+pub fn stage(live: &Path, copy: &Path) -> Result<StageStats, VolumeError> {
+    let mut stats = StageStats::default();
+    fs::create_dir_all(copy).map_err(VolumeError::io("make the staging directory", copy))?;
+    mirror(live, copy, &mut stats)?;
+    Ok(stats)
+}
+
+fn mirror(live: &Path, copy: &Path, stats: &mut StageStats) -> Result<(), VolumeError> {
+    let mut names = BTreeSet::new();
+    for entry in fs::read_dir(live).map_err(VolumeError::io("list", live))? {
+        let entry = entry.map_err(VolumeError::io("list", live))?;
+        let (from, to) = (entry.path(), copy.join(entry.file_name()));
+        names.insert(entry.file_name());
+        let meta = fs::symlink_metadata(&from).map_err(VolumeError::io("read", &from))?;
+        let old = fs::symlink_metadata(&to).ok();
+        let kind = meta.file_type();
+        if old.as_ref().is_some_and(|o| o.file_type() != kind) {
+            remove(&to, stats)?;
+        }
+        if kind.is_dir() {
+            if !to.exists() {
+                fs::create_dir(&to).map_err(VolumeError::io("make", &to))?;
+            }
+            mirror(&from, &to, stats)?;
+        } else if kind.is_symlink() {
+            let target = fs::read_link(&from).map_err(VolumeError::io("read the link", &from))?;
+            if fs::read_link(&to).ok().as_deref() != Some(target.as_path()) {
+                let _ = fs::remove_file(&to);
+                std::os::unix::fs::symlink(&target, &to).map_err(VolumeError::io("make the link", &to))?;
+            }
+        } else if kind.is_file() {
+            let same = old.as_ref().is_some_and(|o| o.len() == meta.len() && o.mtime() == meta.mtime() && o.mtime_nsec() == meta.mtime_nsec());
+            if !same {
+                fs::copy(&from, &to).map_err(VolumeError::io("copy", &from))?;
+                let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+                fs::File::options().write(true).open(&to).and_then(|f| f.set_modified(modified)).map_err(VolumeError::io("date", &to))?;
+                stats.copied += 1;
+                stats.bytes += meta.len();
+            }
+        } else {
+            // Sockets, fifos, devices: nothing a snapshot keeps the content of.
+            continue;
+        }
+        lchown(&to, Some(meta.uid()), Some(meta.gid())).map_err(VolumeError::io("set the owner of", &to))?;
+        if !kind.is_symlink() {
+            fs::set_permissions(&to, fs::Permissions::from_mode(meta.mode())).map_err(VolumeError::io("set the mode of", &to))?;
+        }
+    }
+    for entry in fs::read_dir(copy).map_err(VolumeError::io("list", copy))? {
+        let entry = entry.map_err(VolumeError::io("list", copy))?;
+        if !names.contains(&entry.file_name()) {
+            remove(&entry.path(), stats)?;
+        }
+    }
+    // The directory's own owner and mode, as the volume root has them.
+    let meta = fs::metadata(live).map_err(VolumeError::io("read", live))?;
+    lchown(copy, Some(meta.uid()), Some(meta.gid())).map_err(VolumeError::io("set the owner of", copy))?;
+    fs::set_permissions(copy, fs::Permissions::from_mode(meta.mode())).map_err(VolumeError::io("set the mode of", copy))
+}
+
+fn remove(path: &Path, stats: &mut StageStats) -> Result<(), VolumeError> {
+    let dir = fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+    let removed = if dir { fs::remove_dir_all(path) } else { fs::remove_file(path) };
+    removed.map_err(VolumeError::io("remove", path))?;
+    stats.removed += 1;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_copy_follows_the_volume_and_copies_only_what_changed() {
+        let (live, copy) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        fs::create_dir_all(live.path().join("a/b")).unwrap();
+        fs::write(live.path().join("a/b/one"), "one").unwrap();
+        fs::write(live.path().join("two"), "two").unwrap();
+        std::os::unix::fs::symlink("two", live.path().join("link")).unwrap();
+        let first = stage(live.path(), copy.path()).unwrap();
+        assert_eq!((first.copied, first.removed), (2, 0));
+        assert_eq!(fs::read_to_string(copy.path().join("a/b/one")).unwrap(), "one");
+        assert_eq!(fs::read_link(copy.path().join("link")).unwrap(), Path::new("two"));
+        assert_eq!(stage(live.path(), copy.path()).unwrap(), StageStats::default(), "nothing changed");
+
+        fs::write(live.path().join("two"), "two, longer").unwrap();
+        fs::remove_dir_all(live.path().join("a")).unwrap();
+        fs::write(live.path().join("a"), "now a file").unwrap();
+        let again = stage(live.path(), copy.path()).unwrap();
+        assert_eq!(again.copied, 2);
+        assert_eq!(fs::read_to_string(copy.path().join("a")).unwrap(), "now a file");
+        assert_eq!(fs::read_to_string(copy.path().join("two")).unwrap(), "two, longer");
+        let modified = |p: &Path| fs::metadata(p).unwrap().modified().unwrap();
+        assert_eq!(modified(&copy.path().join("two")), modified(&live.path().join("two")));
+    }
+}
