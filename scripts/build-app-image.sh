@@ -6,6 +6,7 @@
 #                  $REDIS_HOST (cache); survives a database failover (see the file)
 #   /app/pg.sh     PostgreSQL in the foreground; initdb of $PGDATA (a fresh volume is fine)
 #   /app/redis.sh  redis-server in the foreground, no persistence
+#   /app/notes.py  a SQLite writer on $PORT keeping /data/notes.db (volume replication tests)
 # No entrypoint: services give `command:` (python3 /app/web.py, /app/pg.sh, /app/redis.sh).
 #
 # Usage: scripts/build-app-image.sh [--force]
@@ -55,9 +56,9 @@ say() { echo "build-app-image: $*" >&2; }
 die() { say "$*"; exit 1; }
 t0=$(date +%s)
 
-for f in web.py pg.sh redis.sh; do [ -f "$APP_SRC/$f" ] || die "missing $APP_SRC/$f"; done
+for f in web.py notes.py pg.sh redis.sh; do [ -f "$APP_SRC/$f" ] || die "missing $APP_SRC/$f"; done
 BASE_HASH=$(printf '%s\n' "$SUITE" "${PKGS[@]}" "${MMDEBSTRAP_OPTS[@]}" | sha256sum | cut -c1-16)
-APP_HASH=$( { echo "$BASE_HASH"; cd "$APP_SRC" && for f in web.py pg.sh redis.sh; do echo "$f"; cat "$f"; done; } |
+APP_HASH=$( { echo "$BASE_HASH"; cd "$APP_SRC" && for f in web.py notes.py pg.sh redis.sh; do echo "$f"; cat "$f"; done; } |
   sha256sum | cut -c1-16)
 BASE_TAR="$CACHE/app-base-$BASE_HASH.tar"
 ROOTFS_TAR="$CACHE/app-rootfs-$APP_HASH.tar"
@@ -98,6 +99,7 @@ fi
 if [ "$FORCE" -eq 1 ] || [ ! -s "$ROOTFS_TAR" ]; then
   mkdir -p "$TMP/overlay/app"
   install -m 0644 "$APP_SRC/web.py" "$TMP/overlay/app/web.py"
+  install -m 0644 "$APP_SRC/notes.py" "$TMP/overlay/app/notes.py"
   install -m 0755 "$APP_SRC/pg.sh" "$TMP/overlay/app/pg.sh"
   install -m 0755 "$APP_SRC/redis.sh" "$TMP/overlay/app/redis.sh"
   cp "$BASE_TAR" "$TMP/rootfs.tar"

@@ -26,6 +26,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/v1/ps", get(ps))
         .route("/v1/logs", get(crate::logs::logs))
         .merge(crate::cluster_api::local_routes())
+        .merge(crate::volumes::api::cli_routes())
         .merge(crate::ingress::cert_api::routes())
         .with_state(agent)
 }
@@ -42,6 +43,9 @@ impl ApiError {
     }
     pub(crate) fn conflict(msg: impl Into<String>) -> Self {
         ApiError(StatusCode::CONFLICT, msg.into())
+    }
+    pub(crate) fn not_found(msg: impl Into<String>) -> Self {
+        ApiError(StatusCode::NOT_FOUND, msg.into())
     }
     pub(crate) fn unavailable(msg: impl Into<String>) -> Self {
         ApiError(StatusCode::SERVICE_UNAVAILABLE, msg.into())

@@ -73,6 +73,7 @@ pub fn peer_router(agent: Arc<Agent>) -> Router {
         .route(COMMIT, post(join_commit))
         .route(COMMIT_VOUCHED, post(join_commit_vouched))
         .route(REMOVE, post(remove_member))
+        .merge(crate::volumes::api::peer_routes())
         .with_state(agent)
         .merge(remote_cli)
 }

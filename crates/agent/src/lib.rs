@@ -26,6 +26,7 @@ mod scheduler;
 mod stall;
 pub mod sync;
 pub mod vip;
+pub mod volumes;
 
 use crate::sync::MutexExt as _;
 use anyhow::Context;
@@ -107,6 +108,8 @@ pub struct Agent {
     /// the two never race (a pass planned before the stack was removed could recreate
     /// a container after `down` returned).
     pub(crate) pass: tokio::sync::Mutex<()>,
+    /// Volume replication's state on this node.
+    pub(crate) volumes: volumes::Room,
     started: Instant,
 }
 
@@ -288,6 +291,7 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
         wake: Notify::new(),
         schedule: Notify::new(),
         pass: Default::default(),
+        volumes: Default::default(),
         started: Instant::now(),
     });
     agent.ingress.dial.set_agent(Arc::downgrade(&agent));
@@ -295,6 +299,7 @@ pub async fn run(config: AgentConfig, shutdown: impl std::future::Future<Output 
     background.spawn("reconcile loop", reconcile_loop::run(agent.clone()));
     background.spawn("apply watcher", wake_on_apply(agent.clone()));
     background.spawn("rollout", rollout::run(agent.clone()));
+    background.spawn("volume replication", volumes::run(agent.clone()));
     background.spawn("Raft watch", raft_watch::run(agent.clone()));
     mesh::spawn(&agent, mesh_listeners, &mut background);
     if let Some(v) = config.vip.clone() {

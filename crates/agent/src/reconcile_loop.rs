@@ -84,11 +84,24 @@ async fn pass(agent: &Arc<Agent>, events: &mut Option<tokio::task::JoinHandle<()
         // A pass can outlive its lease (the process froze between plan and apply):
         // look again right before starting anything stateful.
         let fenced = agent.fenced();
+        // A replicated volume first catches up with the newest snapshot held here.
+        let mut unprepared = Vec::new();
+        for action in actions.iter().filter(|a| a.phase() == phase) {
+            if let Action::Create { slot, .. } = action {
+                if let Some(stack) = desired.get(&slot.stack) {
+                    if let Err(error) = crate::volumes::prepare(agent, &driver, stack, &slot.service).await {
+                        unprepared.push(Failure::slot(slot, error));
+                    }
+                }
+            }
+        }
+        let held_back = |a: &Action| matches!(a, Action::Create { slot, .. } if unprepared.iter().any(|f| matches!(f, Failure::Slot { slot: s, .. } if s == slot)));
         let batch = actions
             .iter()
-            .filter(|a| a.phase() == phase && !(fenced && starts_stateful(&desired, a)))
+            .filter(|a| a.phase() == phase && !(fenced && starts_stateful(&desired, a)) && !held_back(a))
             .map(|a| apply(&driver, &desired, a));
-        let results = futures_util::future::join_all(batch).await;
+        let mut results = futures_util::future::join_all(batch).await;
+        results.extend(unprepared.into_iter().map(Err));
         for failure in results.into_iter().filter_map(Result::err) {
             failed = true;
             let now = agent.now_ms();

@@ -47,7 +47,7 @@ pub async fn run(agent: Arc<Agent>) {
             whole_since.get_or_insert(now);
         } else {
             if whole_since.take().is_some() && metrics.current_leader == Some(agent.cluster.id) {
-                tracing::warn!("this leader hears no majority of the cluster: it moves nothing until it does");
+                tracing::info!("this leader hears no majority of the cluster: it moves nothing until it does");
             }
             continue;
         }

@@ -16,3 +16,4 @@ pub mod types;
 pub mod network;
 pub mod node;
 pub mod trust;
+pub mod volumes;

@@ -131,6 +131,9 @@ pub struct ClusterState {
     /// them as strangers although the cluster CA signed them (see [`crate::trust`]).
     #[serde(default)]
     pub revoked_certs: BTreeSet<String>,
+    /// Replicated volumes: the repositories' password and who holds which snapshot.
+    #[serde(default)]
+    pub volumes: crate::volumes::VolumesState,
 }
 
 /// The cluster CA, replicated so any leader can sign joining nodes.
@@ -235,6 +238,9 @@ impl ClusterState {
                     self.revoked_certs.insert(cert);
                 }
                 self.draining.remove(id);
+                for holders in self.volumes.held.values_mut() {
+                    holders.remove(id);
+                }
                 CommandResponse {
                     removed,
                     ..Default::default()
@@ -299,6 +305,7 @@ impl ClusterState {
                 CommandResponse::default()
             }
             Command::Ingress(command) => crate::ingress::apply(self, command),
+            Command::Volumes(command) => crate::volumes::apply(self, command),
         }
     }
 }

@@ -65,6 +65,8 @@ pub enum Command {
     SetDraining { node: NodeId, draining: bool },
     /// Certificates, ACME settings and challenge answers of the ingress.
     Ingress(crate::ingress::IngressCommand),
+    /// The replicated volumes' password and who holds which snapshot.
+    Volumes(crate::volumes::VolumeCommand),
 }
 
 /// What `Debug` prints instead of a secret.
@@ -106,6 +108,7 @@ impl std::fmt::Debug for Command {
             Command::SetRollout { slots } => f.debug_struct("SetRollout").field("slots", slots).finish(),
             Command::SetDraining { node, draining } => f.debug_struct("SetDraining").field("node", node).field("draining", draining).finish(),
             Command::Ingress(command) => f.debug_tuple("Ingress").field(command).finish(),
+            Command::Volumes(command) => f.debug_tuple("Volumes").field(command).finish(),
         }
     }
 }

@@ -136,7 +136,7 @@ impl Driver {
         &self.docker
     }
 
-    fn err(&self, e: bollard::errors::Error) -> DriverError {
+    pub(crate) fn err(&self, e: bollard::errors::Error) -> DriverError {
         DriverError::from_bollard(e, &self.host)
     }
 

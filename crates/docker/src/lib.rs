@@ -10,6 +10,7 @@
 pub mod config;
 mod driver;
 mod error;
+mod volume_ops;
 pub mod status;
 
 pub use config::{container_config, extra_networks, network_config, volume_config};

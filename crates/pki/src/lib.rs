@@ -33,7 +33,7 @@ pub use tls::{
     ca_pem_from_chain, client_config, der_to_pem, join_client_config, pki_error_in, provider,
     server_config, ALPN_PROTOCOLS,
 };
-pub use token::{secret_matches, JoinToken};
+pub use token::{random_secret, secret_matches, JoinToken};
 
 /// Re-exported so users name the exact rustls the configs are built with.
 pub use rustls;

@@ -199,3 +199,11 @@ mod tests {
         }
     }
 }
+
+/// A new random secret of 32 bytes, hex: the volume repositories' password, say.
+///
+/// # Errors
+/// The operating system gave no randomness.
+pub fn random_secret() -> Result<String, PkiError> {
+    random_bytes::<32>().map(hex::encode)
+}

@@ -55,6 +55,9 @@ pub enum Command {
     /// Where routes with `tls: acme` get certificates (default: Let's Encrypt).
     #[command(subcommand)]
     Acme(AcmeCommand),
+    /// Replicated volumes: where each one's copies are and how old they are.
+    #[command(subcommand)]
+    Volume(VolumeCommand),
     /// Internal: the fence watchdog an agent starts (kills stateful containers when the
     /// agent's lease deadline passes, even if the agent is frozen).
     #[command(hide = true)]
@@ -106,6 +109,23 @@ pub enum NodeCommand {
         name: String,
         #[arg(long)]
         force: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VolumeCommand {
+    /// Every replicated volume: its primary, each standby with the age of the snapshot
+    /// it holds, the recovery point now, and its state.
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The snapshots of STACK/VOLUME in this node's copy of its repository.
+    Snapshots {
+        /// STACK/VOLUME, the volume's Compose name in its stack.
+        volume: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -92,6 +92,26 @@ impl TlsTransport {
     }
 }
 
+/// How long one bulk request (a repository file of a volume snapshot) may take.
+const BULK_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A POST of bulk data to a peer (volume snapshot files) on a connection of its own,
+/// so it never holds up Raft or probes on the pooled ones, with a longer timeout than
+/// theirs. Returns the answer's body.
+///
+/// # Errors
+/// The peer cannot be reached, does not answer within [`BULK_TIMEOUT`], or refuses.
+pub async fn post_bulk(transport: &TlsTransport, addr: &str, path: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+    let config = transport.config.reading().clone();
+    let exchange = async {
+        let mut sender = connect(config, addr).await?;
+        exchange(&mut sender, path, body, "application/octet-stream").await
+    };
+    tokio::time::timeout(BULK_TIMEOUT, exchange)
+        .await
+        .map_err(|_| TransportError::Unreachable(format!("{addr}: no answer within {}s", BULK_TIMEOUT.as_secs())))?
+}
+
 /// A streaming GET to a peer (logs of its replicas), with this node's identity.
 ///
 /// # Errors
@@ -132,27 +152,30 @@ async fn connect(config: Arc<rustls::ClientConfig>, addr: &str) -> Result<Sender
 }
 
 async fn send(sender: &mut Sender, path: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
-    let req = Request::post(path)
-        .header("host", roost_pki::NODE_SERVER_NAME)
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .expect("a valid request");
-    let exchange = async {
-        let resp = sender.send_request(req).await.map_err(|e| TransportError::Unreachable(e.to_string()))?;
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await.map_err(|e| TransportError::Unreachable(e.to_string()))?.to_bytes();
-        if status.is_success() {
-            Ok(bytes.to_vec())
-        } else {
-            let msg = serde_json::from_slice::<roost_api::ErrorBody>(&bytes)
-                .map(|e| e.error)
-                .unwrap_or_else(|_| format!("{status}: {}", String::from_utf8_lossy(&bytes)));
-            Err(TransportError::Failed(msg))
-        }
-    };
-    tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+    tokio::time::timeout(REQUEST_TIMEOUT, exchange(sender, path, body, "application/json"))
         .await
         .map_err(|_| TransportError::Unreachable("request timed out".into()))?
+}
+
+/// One POST and its answer's body; an error answer's message when it is an
+/// [`roost_api::ErrorBody`].
+async fn exchange(sender: &mut Sender, path: &str, body: Vec<u8>, content_type: &str) -> Result<Vec<u8>, TransportError> {
+    let req = Request::post(path)
+        .header("host", roost_pki::NODE_SERVER_NAME)
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body)))
+        .expect("a valid request");
+    let resp = sender.send_request(req).await.map_err(|e| TransportError::Unreachable(e.to_string()))?;
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.map_err(|e| TransportError::Unreachable(e.to_string()))?.to_bytes();
+    if status.is_success() {
+        Ok(bytes.to_vec())
+    } else {
+        let msg = serde_json::from_slice::<roost_api::ErrorBody>(&bytes)
+            .map(|e| e.error)
+            .unwrap_or_else(|_| format!("{status}: {}", String::from_utf8_lossy(&bytes)));
+        Err(TransportError::Failed(msg))
+    }
 }
 
 impl Transport for TlsTransport {

@@ -8,6 +8,7 @@ mod ingress;
 mod logs;
 mod ps;
 mod up;
+mod volume;
 mod wait;
 
 use crate::cli::{Cli, Command};
@@ -41,6 +42,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Node(cmd) => cluster::node(&client(host)?, cmd).await,
         Command::Ca(cmd) => ingress::ca(&client(host)?, cmd).await,
         Command::Acme(cmd) => ingress::acme(&client(host)?, cmd).await,
+        Command::Volume(cmd) => volume::run(&client(host)?, cmd).await,
     }
 }
 

@@ -12,6 +12,7 @@ mod network;
 mod size;
 mod strangers;
 mod trust;
+mod volumes;
 
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};

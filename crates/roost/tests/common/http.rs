@@ -8,10 +8,20 @@ use std::time::Duration;
 /// `GET path` with `Host: host` at `addr`: `(status, body)`, or `None` if the
 /// connection failed or timed out.
 pub fn get(addr: &str, host: &str, path: &str, timeout: Duration) -> Option<(u16, String)> {
+    request(addr, "GET", host, path, "", timeout)
+}
+
+/// `POST path` with `body`, as [`get`].
+pub fn post(addr: &str, host: &str, path: &str, body: &str, timeout: Duration) -> Option<(u16, String)> {
+    request(addr, "POST", host, path, body, timeout)
+}
+
+fn request(addr: &str, method: &str, host: &str, path: &str, body: &str, timeout: Duration) -> Option<(u16, String)> {
     let addr: std::net::SocketAddr = addr.parse().ok()?;
     let mut s = std::net::TcpStream::connect_timeout(&addr, timeout).ok()?;
     s.set_read_timeout(Some(timeout)).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").ok()?;
+    let length = body.len();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {length}\r\n\r\n{body}").ok()?;
     let mut text = String::new();
     s.read_to_string(&mut text).ok()?;
     let status = text.split(' ').nth(1)?.parse().ok()?;

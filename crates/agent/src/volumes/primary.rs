@@ -1,0 +1,165 @@
+//! The primary's loop for one volume: snapshot every `interval`, ship to the standbys.
+
+use super::{api::RestoreRequest, unix_ms, Paths};
+use crate::sync::MutexExt as _;
+use crate::Agent;
+use roost_cluster::types::NodeId;
+use roost_core::observed::ContainerState;
+use roost_docker::Driver;
+use roost_replication::ReplicatedVolume;
+use roost_spec::Consistency;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A hook runs at most this long.
+const HOOK_TIMEOUT: Duration = Duration::from_secs(120);
+
+pub(super) async fn run(agent: Arc<Agent>, volume: ReplicatedVolume) {
+    let name = volume.docker_name.clone();
+    // What each standby is known to hold, so only new files travel; forgotten after
+    // a failure, then asked again.
+    let mut shipped: HashMap<NodeId, Vec<String>> = HashMap::new();
+    let mut failing = false;
+    loop {
+        let started = Instant::now();
+        match round(&agent, &volume, &mut shipped).await {
+            Ok(Some(taken)) => {
+                if failing {
+                    tracing::info!(volume = %name, "snapshots work again");
+                    failing = false;
+                }
+                tracing::debug!(volume = %name, snapshot = %taken, took = ?started.elapsed(), "snapshot shipped");
+            }
+            Ok(None) => {}
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(volume = %name, "volume snapshot failed: {e:#}");
+                    failing = true;
+                }
+            }
+        }
+        tokio::time::sleep(volume.settings.interval.saturating_sub(started.elapsed()).max(Duration::from_millis(200))).await;
+    }
+}
+
+/// One snapshot and its shipping; `None` while there is nothing to snapshot (the
+/// service is not running here yet, or the cluster has no password yet).
+async fn round(agent: &Agent, volume: &ReplicatedVolume, shipped: &mut HashMap<NodeId, Vec<String>>) -> anyhow::Result<Option<String>> {
+    let Some(key) = agent.cluster.with_state(|s| s.volumes.key.clone()) else { return Ok(None) };
+    let standbys = super::plans(agent)
+        .into_iter()
+        .find(|(v, _)| v.docker_name == volume.docker_name)
+        .map(|(_, p)| p.standbys)
+        .unwrap_or_default();
+    if standbys.is_empty() {
+        // One node, or every other one down or a witness: a copy here would protect
+        // nothing (backups are another matter), and costs the volume's size twice.
+        return Ok(None);
+    }
+    let driver = agent.driver().await.map_err(anyhow::Error::msg)?;
+    let writers: Vec<String> = agent
+        .view
+        .locked()
+        .observed
+        .containers
+        .iter()
+        .filter(|c| c.stack == volume.stack && volume.services.contains(&c.service) && c.state == ContainerState::Running)
+        .map(|c| c.id.clone())
+        .collect();
+    if writers.is_empty() {
+        return Ok(None);
+    }
+    let Some(data) = driver.volume_mountpoint(&volume.docker_name).await? else { return Ok(None) };
+    let paths = Paths::of(&agent.data_dir, &volume.docker_name);
+    std::fs::write(paths.primary_mark(), b"")
+        .or_else(|_| std::fs::create_dir_all(&paths.dir).and_then(|()| std::fs::write(paths.primary_mark(), b"")))?;
+    let taken_ms = unix_ms();
+    let snapshot = {
+        let _exclusive = agent.volumes.lock(&volume.docker_name).lock_owned().await;
+        let source = if volume.settings.consistency == Consistency::Pause {
+            // Frozen only while the changes since the last round are copied aside; the
+            // snapshot then reads the copy at leisure.
+            let frozen = freeze_all(&driver, volume, &writers).await?;
+            let (live, staging) = (data.clone(), paths.staging());
+            let staged = tokio::task::spawn_blocking(move || roost_volumes::stage(&live, &staging)).await;
+            for f in frozen {
+                if let Err(e) = f.thaw() {
+                    tracing::warn!(volume = %volume.docker_name, "cannot thaw a container after the snapshot: {e}");
+                }
+            }
+            staged??;
+            paths.staging()
+        } else {
+            if let Consistency::Hook(command) = &volume.settings.consistency {
+                run_hook(&driver, volume, &writers[0], command).await;
+            }
+            data
+        };
+        let repo = agent.volumes.repo(&paths, &volume.docker_name, &key, true)?;
+        let (host, name) = (agent.node.clone(), volume.docker_name.clone());
+        tokio::task::spawn_blocking(move || repo.snapshot(&source, &name, &host, &[])).await??
+    };
+    for standby in standbys {
+        if let Err(e) = ship(agent, volume, &paths, standby, &snapshot.id, taken_ms, shipped).await {
+            shipped.remove(&standby);
+            tracing::debug!(volume = %volume.docker_name, standby, "shipping failed: {e:#}");
+        }
+    }
+    Ok(Some(snapshot.id))
+}
+
+/// Freezes every writer's processes (all or none: one that cannot be frozen thaws
+/// the others and fails the round).
+async fn freeze_all(driver: &Driver, volume: &ReplicatedVolume, writers: &[String]) -> anyhow::Result<Vec<super::freeze::Frozen>> {
+    let mut frozen = Vec::new();
+    for id in writers {
+        let Some(pid) = driver.container_pid(id).await? else { continue };
+        match super::freeze::freeze(pid).await {
+            Ok(f) => frozen.push(f),
+            Err(e) => anyhow::bail!("cannot freeze container {id} of {} for the snapshot: {e}", volume.docker_name),
+        }
+    }
+    Ok(frozen)
+}
+
+/// The `hook` consistency: the command runs in the service's container first.
+async fn run_hook(driver: &Driver, volume: &ReplicatedVolume, container: &str, command: &str) {
+    match driver.exec_sh(container, command, HOOK_TIMEOUT).await {
+        Ok((0, _)) => {}
+        Ok((code, output)) => tracing::warn!(volume = %volume.docker_name, "the snapshot hook exited with {code}: {}", output.trim()),
+        Err(e) => tracing::warn!(volume = %volume.docker_name, "the snapshot hook could not run: {e}"),
+    }
+}
+
+/// Sends `standby` the repository files it lacks, then asks it to restore `snapshot`.
+async fn ship(
+    agent: &Agent,
+    volume: &ReplicatedVolume,
+    paths: &Paths,
+    standby: NodeId,
+    snapshot: &str,
+    taken_ms: u64,
+    shipped: &mut HashMap<NodeId, Vec<String>>,
+) -> anyhow::Result<()> {
+    let addr = agent.cluster.with_state(|s| s.nodes.get(&standby).map(|n| n.addr.clone())).ok_or_else(|| anyhow::anyhow!("node {standby} is gone"))?;
+    let transport = agent.cluster.transport.clone();
+    if !shipped.contains_key(&standby) {
+        let body = serde_json::to_vec(&super::api::FilesRequest { volume: volume.docker_name.clone() })?;
+        let have: Vec<String> = serde_json::from_slice(&crate::peer::post_bulk(&transport, &addr, super::api::FILES, body).await?)?;
+        shipped.insert(standby, have);
+    }
+    let repo_dir = paths.repo();
+    let ours = tokio::task::spawn_blocking(move || roost_volumes::ship::files(&repo_dir)).await??;
+    let have = shipped.entry(standby).or_default();
+    let known: std::collections::HashSet<String> = have.iter().cloned().collect();
+    for file in ours.iter().filter(|f| !known.contains(&f.path)) {
+        let bytes = tokio::fs::read(paths.repo().join(&file.path)).await?;
+        let path = format!("{}?volume={}&path={}", super::api::PUT, volume.docker_name, file.path);
+        crate::peer::post_bulk(&transport, &addr, &path, bytes).await?;
+        have.push(file.path.clone());
+    }
+    let request = RestoreRequest { volume: volume.docker_name.clone(), stack: volume.stack.clone(), key: volume.volume.clone(), snapshot: snapshot.to_owned(), taken_ms };
+    crate::peer::post_bulk(&transport, &addr, super::api::RESTORE, serde_json::to_vec(&request)?).await?;
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! `roost volume ls` and `roost volume snapshots`.
+
+use crate::cli::VolumeCommand;
+use comfy_table::{presets::NOTHING, Table};
+use roost_agent::volumes::api::SnapshotRow;
+use roost_api::client::Client;
+use roost_replication::VolumeRow;
+use std::process::ExitCode;
+
+pub async fn run(client: &Client, cmd: VolumeCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        VolumeCommand::Ls { json } => {
+            let rows: Vec<VolumeRow> = client.get("/v1/volumes").await?;
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&rows)?);
+            } else if rows.is_empty() {
+                eprintln!("no replicated volumes (named volumes of stateful services replicate unless `x-roost: {{replicate: false}}`)");
+            } else {
+                outln!("{}", table(&rows));
+            }
+        }
+        VolumeCommand::Snapshots { volume, json } => {
+            let Some((stack, key)) = volume.split_once('/') else {
+                anyhow::bail!("name the volume as STACK/VOLUME (its Compose name), not `{volume}`");
+            };
+            let rows: Vec<VolumeRow> = client.get("/v1/volumes").await?;
+            let Some(row) = rows.iter().find(|r| r.stack == stack && r.volume == key) else {
+                anyhow::bail!("no replicated volume {volume}; `roost volume ls` lists them");
+            };
+            let snapshots: Vec<SnapshotRow> = client.get(&format!("/v1/volumes/snapshots?volume={}", super::q(&row.docker_name))).await?;
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&snapshots)?);
+            } else {
+                let mut table = Table::new();
+                table.load_preset(NOTHING).set_header(["ID", "TIME", "TAGS"]);
+                for s in &snapshots {
+                    table.add_row([s.id.get(..8).unwrap_or(&s.id).to_owned(), s.time.clone(), s.tags.join(",")]);
+                }
+                outln!("{table}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn table(rows: &[VolumeRow]) -> Table {
+    let mut table = Table::new();
+    table.load_preset(NOTHING).set_header(["VOLUME", "PRIMARY", "STANDBYS", "RPO", "EVERY", "CONSISTENCY", "STATE"]);
+    for r in rows {
+        let standbys: Vec<String> = r
+            .standbys
+            .iter()
+            .map(|s| match s.age_s {
+                Some(age) => format!("{} ({age}s)", s.node),
+                None => format!("{} (none yet)", s.node),
+            })
+            .collect();
+        table.add_row([
+            format!("{}/{}", r.stack, r.volume),
+            r.primary.clone().unwrap_or_else(|| "-".into()),
+            if standbys.is_empty() { "-".into() } else { standbys.join(", ") },
+            r.rpo_s.map_or("-".into(), |s| format!("{s}s")),
+            format!("{}s", r.interval_s),
+            r.consistency.clone(),
+            r.state.to_string(),
+        ]);
+    }
+    table
+}
