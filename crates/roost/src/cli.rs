@@ -120,6 +120,8 @@ pub enum VolumeCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The password of the volume repositories, for restic (`restic -r DATA/volumes/NAME/repo`).
+    Password,
     /// The snapshots of STACK/VOLUME in this node's copy of its repository.
     Snapshots {
         /// STACK/VOLUME, the volume's Compose name in its stack.

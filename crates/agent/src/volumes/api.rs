@@ -55,7 +55,10 @@ pub fn peer_routes() -> Router<Arc<Agent>> {
 
 /// The CLI's routes.
 pub fn cli_routes() -> Router<Arc<Agent>> {
-    Router::new().route("/v1/volumes", get(list)).route("/v1/volumes/snapshots", get(snapshots))
+    Router::new()
+        .route("/v1/volumes", get(list))
+        .route("/v1/volumes/snapshots", get(snapshots))
+        .route("/v1/volumes/password", get(password))
 }
 
 fn member(peer: &Peer) -> Result<u64, ApiError> {
@@ -143,4 +146,10 @@ async fn snapshots(State(agent): State<Arc<Agent>>, Query(q): Query<SnapshotsQue
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(Json(listed.into_iter().map(|s| SnapshotRow { id: s.id, time: s.time, tags: s.tags }).collect()))
+}
+
+/// The repositories' password, for restic by hand (`roost volume password`).
+async fn password(State(agent): State<Arc<Agent>>) -> Result<Json<serde_json::Value>, ApiError> {
+    let key = agent.cluster.with_state(|s| s.volumes.key.clone()).ok_or_else(|| ApiError::not_found("the cluster has no volume repositories yet"))?;
+    Ok(Json(serde_json::json!({ "password": key })))
 }

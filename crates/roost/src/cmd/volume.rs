@@ -19,6 +19,10 @@ pub async fn run(client: &Client, cmd: VolumeCommand) -> anyhow::Result<ExitCode
                 outln!("{}", table(&rows));
             }
         }
+        VolumeCommand::Password => {
+            let answer: serde_json::Value = client.get("/v1/volumes/password").await?;
+            outln!("{}", answer["password"].as_str().unwrap_or_default());
+        }
         VolumeCommand::Snapshots { volume, json } => {
             let Some((stack, key)) = volume.split_once('/') else {
                 anyhow::bail!("name the volume as STACK/VOLUME (its Compose name), not `{volume}`");

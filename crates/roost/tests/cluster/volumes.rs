@@ -232,6 +232,33 @@ fn failover_keeps_every_row_acknowledged_before_the_last_snapshot(app: App, stac
         );
     }
     assert!(copies.finish() <= 1, "the database ran on two hosts at once");
+    if let App::Sqlite = app {
+        restic_reads_a_standby_copy(&t, stack);
+    }
+}
+
+/// The open format: Debian's restic checks a standby's repository with the password
+/// `roost volume password` prints, and its restore of the newest snapshot equals the
+/// live volume (no writes any more).
+fn restic_reads_a_standby_copy(t: &Testbed, stack: &str) {
+    let name = format!("{stack}_{}", volume_of(stack));
+    let primary = running_on(t, stack, "notes").expect("the database runs");
+    let standby = HOSTS.into_iter().find(|h| *h != primary).unwrap();
+    // A snapshot taken after the last write, held by the standby.
+    std::thread::sleep(INTERVAL * 3);
+    let password = t.ok(standby, &["volume", "password"]).trim().to_owned();
+    let repo = format!("/tmp/roost-testbed/{standby}/roost/volumes/{name}/repo");
+    let restic = |args: &[&str]| {
+        let out = std::process::Command::new("restic").args(["-r", &repo, "--no-cache"]).args(args).env("RESTIC_PASSWORD", &password).output().expect("restic runs");
+        assert!(out.status.success(), "restic {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    restic(&["check", "--read-data"]);
+    let target = tempfile::tempdir().unwrap();
+    restic(&["restore", "latest", "--target", &target.path().to_string_lossy()]);
+    let mountpoint = String::from_utf8(tb(&["docker", &primary, "volume", "inspect", "-f", "{{.Mountpoint}}", &name]).stdout).unwrap();
+    let restored = target.path().join("volumes").join(&name);
+    let diff = std::process::Command::new("diff").args(["-r", "--no-dereference"]).arg(&restored).arg(mountpoint.trim()).output().unwrap();
+    assert!(diff.status.success(), "restic's restore differs from the live volume: {}", String::from_utf8_lossy(&diff.stdout));
 }
 
 fn volume_of(stack: &str) -> &'static str {
