@@ -120,6 +120,14 @@ pub enum VolumeCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Stop the service, make its volume snapshot SNAPSHOT where it runs, start it again.
+    /// Run it on a node that lists the snapshot (`roost volume snapshots`).
+    Restore {
+        /// STACK/VOLUME, the volume's Compose name in its stack.
+        volume: String,
+        /// The snapshot's id (the 8-digit prefix is enough).
+        snapshot: String,
+    },
     /// The password of the volume repositories, for restic (`restic -r DATA/volumes/NAME/repo`).
     Password,
     /// The snapshots of STACK/VOLUME in this node's copy of its repository.

@@ -19,6 +19,10 @@ pub const FILES: &str = "/volumes/files";
 pub const PUT: &str = "/volumes/put";
 /// Asks a standby to restore a snapshot into its copy of the volume.
 pub const RESTORE: &str = "/volumes/restore";
+/// Asks the volume's old primary for a final snapshot (a planned move).
+pub const FINAL: &str = "/volumes/final";
+/// Has the primary restore a snapshot into the volume (`roost volume restore`).
+pub const RESTORE_HERE: &str = "/volumes/restore-here";
 /// Repository files can be big packs: far above the default body limit.
 const BULK_LIMIT: usize = 512 << 20;
 
@@ -39,6 +43,13 @@ pub struct RestoreRequest {
     pub taken_ms: u64,
 }
 
+#[derive(Serialize, Deserialize)]
+pub struct FinalRequest {
+    pub volume: String,
+    /// The node that starts the service next, to send the snapshot to.
+    pub to: u64,
+}
+
 #[derive(Deserialize)]
 struct PutQuery {
     volume: String,
@@ -51,6 +62,8 @@ pub fn peer_routes() -> Router<Arc<Agent>> {
         .route(FILES, post(files))
         .route(PUT, post(put).layer(axum::extract::DefaultBodyLimit::max(BULK_LIMIT)))
         .route(RESTORE, post(restore))
+        .route(FINAL, post(final_snapshot))
+        .route(RESTORE_HERE, post(restore_here))
 }
 
 /// The CLI's routes.
@@ -59,6 +72,7 @@ pub fn cli_routes() -> Router<Arc<Agent>> {
         .route("/v1/volumes", get(list))
         .route("/v1/volumes/snapshots", get(snapshots))
         .route("/v1/volumes/password", get(password))
+        .route("/v1/volumes/restore", post(restore_by_hand))
 }
 
 fn member(peer: &Peer) -> Result<u64, ApiError> {
@@ -108,6 +122,31 @@ async fn restore(State(agent): State<Arc<Agent>>, Extension(peer): Extension<Pee
     checked(&request.volume)?;
     standby::want(&agent, request).map_err(ApiError::conflict)?;
     Ok("accepted")
+}
+
+async fn final_snapshot(State(agent): State<Arc<Agent>>, Extension(peer): Extension<Peer>, body: Bytes) -> Result<String, ApiError> {
+    member(&peer)?;
+    let request: FinalRequest = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    checked(&request.volume)?;
+    match super::handover::give_final(&agent, &request).await {
+        Ok(id) => Ok(id),
+        Err(super::handover::Refusal::NotPrimary) => Err(ApiError::not_found("this node was not the volume's last primary")),
+        Err(super::handover::Refusal::StillRunning) => Err(ApiError::conflict("the service still runs here")),
+        Err(super::handover::Refusal::Failed(e)) => Err(ApiError::internal(e)),
+    }
+}
+
+async fn restore_here(State(agent): State<Arc<Agent>>, Extension(peer): Extension<Peer>, body: Bytes) -> Result<String, ApiError> {
+    member(&peer)?;
+    let command: super::restore_cmd::RestoreCommand = serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    checked(&command.volume)?;
+    super::restore_cmd::here(&agent, &command).await.map_err(|e| ApiError::internal(format!("{e:#}")))
+}
+
+async fn restore_by_hand(State(agent): State<Arc<Agent>>, Json(command): Json<super::restore_cmd::RestoreCommand>) -> Result<Json<serde_json::Value>, ApiError> {
+    checked(&command.volume)?;
+    let said = super::restore_cmd::run(&agent, &command).await.map_err(|e| ApiError::internal(format!("{e:#}")))?;
+    Ok(Json(serde_json::json!({ "message": said })))
 }
 
 async fn list(State(agent): State<Arc<Agent>>) -> Json<Vec<roost_replication::VolumeRow>> {

@@ -28,7 +28,9 @@
 
 pub mod api;
 mod freeze;
+mod handover;
 mod primary;
+pub mod restore_cmd;
 pub mod standby;
 
 use crate::sync::MutexExt as _;

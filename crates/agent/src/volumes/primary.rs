@@ -39,7 +39,12 @@ pub(super) async fn run(agent: Arc<Agent>, volume: ReplicatedVolume) {
                 }
             }
         }
-        tokio::time::sleep(volume.settings.interval.saturating_sub(started.elapsed()).max(Duration::from_millis(200))).await;
+        // The interval is the recovery point promised: the newest snapshot a standby
+        // holds must never be older than it. A round takes `took` from the moment it
+        // captures the data to the moment the standbys hold it, so the next one starts
+        // `took` early (assuming it takes as long).
+        let took = started.elapsed();
+        tokio::time::sleep(volume.settings.interval.saturating_sub(took * 2).max(Duration::from_millis(200))).await;
     }
 }
 
@@ -142,24 +147,41 @@ async fn ship(
     taken_ms: u64,
     shipped: &mut HashMap<NodeId, Vec<String>>,
 ) -> anyhow::Result<()> {
-    let addr = agent.cluster.with_state(|s| s.nodes.get(&standby).map(|n| n.addr.clone())).ok_or_else(|| anyhow::anyhow!("node {standby} is gone"))?;
-    let transport = agent.cluster.transport.clone();
-    if !shipped.contains_key(&standby) {
-        let body = serde_json::to_vec(&super::api::FilesRequest { volume: volume.docker_name.clone() })?;
-        let have: Vec<String> = serde_json::from_slice(&crate::peer::post_bulk(&transport, &addr, super::api::FILES, body).await?)?;
-        shipped.insert(standby, have);
-    }
+    let have = send_files(agent, &volume.docker_name, paths, standby, shipped.remove(&standby)).await?;
+    shipped.insert(standby, have);
+    let addr = address(agent, standby)?;
+    let request = RestoreRequest { volume: volume.docker_name.clone(), stack: volume.stack.clone(), key: volume.volume.clone(), snapshot: snapshot.to_owned(), taken_ms };
+    crate::peer::post_bulk(&agent.cluster.transport, &addr, super::api::RESTORE, serde_json::to_vec(&request)?).await?;
+    Ok(())
+}
+
+fn address(agent: &Agent, node: NodeId) -> anyhow::Result<String> {
+    agent.cluster.with_state(|s| s.nodes.get(&node).map(|n| n.addr.clone())).ok_or_else(|| anyhow::anyhow!("node {node} is gone"))
+}
+
+/// Sends `to` every file of this node's repository copy of `volume` it lacks: `have`
+/// when known from an earlier round, else asked first. Returns what it holds now.
+///
+/// # Errors
+/// `to` cannot be reached, refuses a file, or the repository cannot be read.
+pub(super) async fn send_files(agent: &Agent, volume: &str, paths: &Paths, to: NodeId, have: Option<Vec<String>>) -> anyhow::Result<Vec<String>> {
+    let addr = address(agent, to)?;
+    let transport = &agent.cluster.transport;
+    let mut have = match have {
+        Some(have) => have,
+        None => {
+            let body = serde_json::to_vec(&super::api::FilesRequest { volume: volume.to_owned() })?;
+            serde_json::from_slice(&crate::peer::post_bulk(transport, &addr, super::api::FILES, body).await?)?
+        }
+    };
     let repo_dir = paths.repo();
     let ours = tokio::task::spawn_blocking(move || roost_volumes::ship::files(&repo_dir)).await??;
-    let have = shipped.entry(standby).or_default();
     let known: std::collections::HashSet<String> = have.iter().cloned().collect();
     for file in ours.iter().filter(|f| !known.contains(&f.path)) {
         let bytes = tokio::fs::read(paths.repo().join(&file.path)).await?;
-        let path = format!("{}?volume={}&path={}", super::api::PUT, volume.docker_name, file.path);
-        crate::peer::post_bulk(&transport, &addr, &path, bytes).await?;
+        let path = format!("{}?volume={volume}&path={}", super::api::PUT, file.path);
+        crate::peer::post_bulk(transport, &addr, &path, bytes).await?;
         have.push(file.path.clone());
     }
-    let request = RestoreRequest { volume: volume.docker_name.clone(), stack: volume.stack.clone(), key: volume.volume.clone(), snapshot: snapshot.to_owned(), taken_ms };
-    crate::peer::post_bulk(&transport, &addr, super::api::RESTORE, serde_json::to_vec(&request)?).await?;
-    Ok(())
+    Ok(have)
 }

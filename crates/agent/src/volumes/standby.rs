@@ -125,8 +125,14 @@ pub(crate) async fn before_start(agent: &Agent, volumes: &[(String, PathBuf)]) -
     for (volume, data) in volumes {
         let _exclusive = agent.volumes.lock(volume).lock_owned().await;
         let paths = Paths::of(&agent.data_dir, volume);
-        if !paths.repo().join("config").exists() || paths.primary_mark().exists() {
-            // Nothing replicated here, or this node's copy is the newest (it was the primary).
+        if paths.primary_mark().exists() {
+            // This node's copy is the newest: it was the primary.
+            continue;
+        }
+        // A planned move: the old node, up, hands over what its stopped service left.
+        super::handover::take_final(agent, volume).await;
+        if !paths.repo().join("config").exists() {
+            // Nothing replicated here.
             continue;
         }
         let interrupted = paths.marker().exists();

@@ -23,15 +23,15 @@ pub async fn run(client: &Client, cmd: VolumeCommand) -> anyhow::Result<ExitCode
             let answer: serde_json::Value = client.get("/v1/volumes/password").await?;
             outln!("{}", answer["password"].as_str().unwrap_or_default());
         }
+        VolumeCommand::Restore { volume, snapshot } => {
+            let docker_name = docker_name(client, &volume).await?;
+            let request = roost_agent::volumes::restore_cmd::RestoreCommand { volume: docker_name, snapshot };
+            let answer: serde_json::Value = client.call(hyper::Method::POST, "/v1/volumes/restore", Some(&request)).await?;
+            eprintln!("{}", answer["message"].as_str().unwrap_or("restored"));
+        }
         VolumeCommand::Snapshots { volume, json } => {
-            let Some((stack, key)) = volume.split_once('/') else {
-                anyhow::bail!("name the volume as STACK/VOLUME (its Compose name), not `{volume}`");
-            };
-            let rows: Vec<VolumeRow> = client.get("/v1/volumes").await?;
-            let Some(row) = rows.iter().find(|r| r.stack == stack && r.volume == key) else {
-                anyhow::bail!("no replicated volume {volume}; `roost volume ls` lists them");
-            };
-            let snapshots: Vec<SnapshotRow> = client.get(&format!("/v1/volumes/snapshots?volume={}", super::q(&row.docker_name))).await?;
+            let docker_name = docker_name(client, &volume).await?;
+            let snapshots: Vec<SnapshotRow> = client.get(&format!("/v1/volumes/snapshots?volume={}", super::q(&docker_name))).await?;
             if json {
                 outln!("{}", serde_json::to_string_pretty(&snapshots)?);
             } else {
@@ -45,6 +45,18 @@ pub async fn run(client: &Client, cmd: VolumeCommand) -> anyhow::Result<ExitCode
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The Docker name of STACK/VOLUME, from the cluster's replicated volumes.
+async fn docker_name(client: &Client, volume: &str) -> anyhow::Result<String> {
+    let Some((stack, key)) = volume.split_once('/') else {
+        anyhow::bail!("name the volume as STACK/VOLUME (its Compose name), not `{volume}`");
+    };
+    let rows: Vec<VolumeRow> = client.get("/v1/volumes").await?;
+    match rows.into_iter().find(|r| r.stack == stack && r.volume == key) {
+        Some(row) => Ok(row.docker_name),
+        None => anyhow::bail!("no replicated volume {volume}; `roost volume ls` lists them"),
+    }
 }
 
 fn table(rows: &[VolumeRow]) -> Table {
