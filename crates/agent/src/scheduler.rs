@@ -139,6 +139,7 @@ fn decide(agent: &Agent, leading_since: Millis, view_since: Millis, previous_hol
                     gpus: n.resources.gpus.clone(),
                     devices: n.resources.devices.clone(),
                     volumes: report.map(|r| r.volumes.iter().cloned().collect()).unwrap_or_default(),
+                    snapshots: state.volumes.held.iter().filter_map(|(v, holders)| Some((v.clone(), holders.get(&n.id)?.taken_ms))).collect(),
                 },
                 lease: life.lease,
                 containers: report.map(|r| r.containers.clone()).unwrap_or_default(),

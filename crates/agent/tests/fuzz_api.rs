@@ -177,6 +177,7 @@ fn nodes() -> Vec<NodeView> {
             gpus: vec![],
             devices: vec![],
             volumes: Default::default(),
+            snapshots: Default::default(),
         })
         .collect()
 }

@@ -43,9 +43,11 @@
 //!    [`Placement::volume_bound`] ("volume demo_data is on h1"). With `x-roost:
 //!    pin_to_volume: true` the slot may only run on a node holding each of its volumes
 //!    that exists somewhere (none yet: anywhere, and the first node creates them), and is
-//!    unplaceable while those nodes are not eligible. Without the pin, a slot whose
-//!    volume node is down moves and starts with an empty volume there: until roost
-//!    replicates volumes, failover beats data locality, and the pin is the opt-out.
+//!    unplaceable while those nodes are not eligible. Among nodes holding the volume, the
+//!    one whose replicated copy is freshest (`snapshots`) comes first, so a failover
+//!    loses the least. Without the pin, a slot whose volume is on no eligible node
+//!    moves and starts with an empty volume: failover beats data locality, and the pin
+//!    is the opt-out.
 //! 6. **Unplaceable** slots get a reason for `roost ps`. Filters run in the order
 //!    availability, constraints (as listed), devices, device requests, pinned volumes,
 //!    reservations, and the reason comes from the filter that eliminated the last
@@ -116,6 +118,11 @@ pub struct NodeView {
     pub devices: Vec<String>,
     /// Docker names of named volumes present on this node (`<stack>_<volume>`).
     pub volumes: BTreeSet<String>,
+    /// For replicated volumes this node holds a standby copy of: when the snapshot it
+    /// holds was taken (Unix ms), by Docker name. Among nodes holding a volume, the
+    /// freshest copy wins (rule 5).
+    #[serde(default)]
+    pub snapshots: BTreeMap<String, u64>,
 }
 
 /// The result of [`place`].
@@ -175,6 +182,12 @@ const CPU_EPSILON: f64 = 1e-6;
 impl Need<'_> {
     fn holds_volume<'n>(&self, node: &'n NodeView) -> Option<&'n String> {
         self.volumes.iter().find_map(|v| node.volumes.get(v))
+    }
+
+    /// How fresh the node's copy of this service's volumes is: the newest snapshot it
+    /// holds of any of them (0 for none, or for a volume that is not replicated).
+    fn freshness(&self, node: &NodeView) -> u64 {
+        self.volumes.iter().filter_map(|v| node.snapshots.get(v)).copied().max().unwrap_or(0)
     }
 }
 

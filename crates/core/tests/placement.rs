@@ -355,6 +355,31 @@ fn a_local_volume_attracts_its_service_and_a_pin_keeps_it_there() {
 }
 
 #[test]
+fn a_failover_goes_to_the_freshest_copy_of_a_replicated_volume() {
+    // db runs on h1; h2, h3 and h4 hold standby copies; h3's is the newest, h4's the
+    // oldest (it was down for a while).
+    let mut ns = nodes(4);
+    for (i, taken) in [(1, 5_000), (2, 9_000), (3, 1_000)] {
+        ns[i].volumes.insert("demo_data".into());
+        ns[i].snapshots.insert("demo_data".into(), taken);
+    }
+    let s = stacks(vec![("db", with_volume(svc(1), "data"))]);
+    let on_h1 = BTreeMap::from([(SlotKey::new("demo", "db", 1), 1)]);
+    let first = check(&s, &ns, &on_h1, expect![[r#"
+        demo/db#1 -> h1
+    "#]]);
+    ns[0].up = false;
+    let moved = check(&s, &ns, &first.assignments, expect![[r#"
+        demo/db#1 -> h3 [volume demo_data is on h3]
+    "#]]);
+    // Once there it stays, though h2's copy grows fresher than h3's old record.
+    ns[1].snapshots.insert("demo_data".into(), 20_000);
+    check(&s, &ns, &moved.assignments, expect![[r#"
+        demo/db#1 -> h3 [volume demo_data is on h3]
+    "#]]);
+}
+
+#[test]
 fn deterministic_whatever_the_order_of_nodes() {
     let mut ns = nodes(5);
     for (i, n) in ns.iter_mut().enumerate() {

@@ -176,7 +176,7 @@ impl Groups<'_, '_> {
     /// already there, its slots already there, room for its followers too, then the
     /// single-slot rules of the module documentation, judged by the unit's first slot.
     #[allow(clippy::type_complexity)]
-    pub fn rank(&self, u: usize, i: usize, with_followers: &[usize], st: &State) -> (Reverse<usize>, Reverse<usize>, bool, bool, Vec<u32>, u32, u32, Reverse<u64>, String, NodeId) {
+    pub fn rank(&self, u: usize, i: usize, with_followers: &[usize], st: &State) -> (Reverse<usize>, Reverse<usize>, bool, bool, Reverse<u64>, Vec<u32>, u32, u32, Reverse<u64>, String, NodeId) {
         let node = &self.nodes[i];
         let slots = &self.units[u].slots;
         let here: Vec<usize> = slots.iter().copied().filter(|&s| self.current.get(&self.slots[s].0) == Some(&node.id)).collect();
@@ -184,6 +184,7 @@ impl Groups<'_, '_> {
         let whole = with_followers.iter().all(|&v| self.eligible[v].as_ref().is_ok_and(|e| e.contains(&i)))
             && self.fits_demand(self.demand(with_followers), i, &st.load[i]);
         let volume = slots.iter().any(|&s| self.needs[self.si(s)].holds_volume(node).is_some());
+        let fresh = slots.iter().map(|&s| self.needs[self.si(s)].freshness(node)).max().unwrap_or(0);
         let rep = self.si(slots[0]);
         let groups: Vec<u32> = self.needs[rep]
             .spread
@@ -195,7 +196,7 @@ impl Groups<'_, '_> {
             .collect();
         let per_service = self.services(u).into_iter().map(|si| st.per_service[si][i]).sum();
         let free = node.memory_bytes.saturating_sub(st.load[i].memory);
-        (Reverse(stateful), Reverse(here.len()), !whole, !volume, groups, per_service, st.load[i].slots, Reverse(free), node.name.clone(), node.id)
+        (Reverse(stateful), Reverse(here.len()), !whole, !volume, Reverse(fresh), groups, per_service, st.load[i].slots, Reverse(free), node.name.clone(), node.id)
     }
 
     /// Why a follower unit cannot go to node `n`, where its anchor went.

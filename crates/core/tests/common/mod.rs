@@ -35,6 +35,7 @@ pub fn node_view(id: NodeId, name: &str) -> NodeView {
         gpus: vec![],
         devices: vec![],
         volumes: Default::default(),
+        snapshots: Default::default(),
     }
 }
 
