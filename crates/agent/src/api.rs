@@ -264,6 +264,7 @@ async fn ps(State(agent): State<Arc<Agent>>, Query(q): Query<PsQuery>) -> Result
         let view = agent.view.locked();
         (local_rows(&agent.node, &desired, &scope, &view), view.engine_error.clone())
     };
+    agent.volumes.annotate(&desired, &mut replicas);
     if scope.slots.is_some() {
         replicas.extend(agent.peer_rows());
         let node_name = |id: &u64| state.nodes.get(id).map_or_else(|| format!("{id:016x}"), |n| n.name.clone());

@@ -74,6 +74,7 @@ async fn pass(agent: &Arc<Agent>, events: &mut Option<tokio::task::JoinHandle<()
         view.observed = observed.clone();
         let actions = view.reconciler.plan_scoped(&desired, &scope, &observed, now);
         view.rows = crate::api::local_rows(&agent.node, &desired, &scope, &view);
+        agent.volumes.annotate(&desired, &mut view.rows);
         actions
     };
     if actions.is_empty() {

@@ -56,6 +56,9 @@ pub struct Room {
     primaries: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
     /// Repositories opened once (opening derives the key from the password: slow).
     repos: Mutex<HashMap<String, Arc<roost_volumes::Repo>>>,
+    /// The snapshot each volume was at when this node last started its service from a
+    /// standby copy (`roost ps` says so), by volume.
+    started_from: Mutex<HashMap<String, String>>,
 }
 
 impl Room {
@@ -77,6 +80,31 @@ impl Room {
         let repo = Arc::new(repo);
         self.repos.locked().insert(volume.to_owned(), repo.clone());
         Ok(repo)
+    }
+
+    pub(crate) fn started_from(&self, volume: &str, what: Option<String>) {
+        let mut from = self.started_from.locked();
+        match what {
+            Some(what) => from.insert(volume.to_owned(), what),
+            None => from.remove(volume),
+        };
+    }
+
+    /// Notes on `ps` rows of services this node started from a standby copy: from which
+    /// snapshot, so a user sees how old the data it came back with is.
+    pub(crate) fn annotate(&self, desired: &roost_core::reconcile::Desired, rows: &mut [roost_api::ReplicaStatus]) {
+        let from = self.started_from.locked();
+        if from.is_empty() {
+            return;
+        }
+        for v in roost_replication::replicated(desired) {
+            let Some(what) = from.get(&v.docker_name) else { continue };
+            for row in rows.iter_mut().filter(|r| r.stack == v.stack && v.services.contains(&r.service) && r.container_id.is_some()) {
+                if row.note.as_deref().is_none_or(|n| n.starts_with("volume ")) {
+                    row.note = Some(format!("{} started from {what}", v.volume));
+                }
+            }
+        }
     }
 
     pub(crate) fn lock(&self, volume: &str) -> Arc<tokio::sync::Mutex<()>> {

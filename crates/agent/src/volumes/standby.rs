@@ -143,6 +143,9 @@ pub(crate) async fn before_start(agent: &Agent, volumes: &[(String, PathBuf)]) -
             }
             Err(e) => Err(e.into()),
         };
+        let at = describe(agent, volume, &Paths::of(&agent.data_dir, volume));
+        tracing::info!(%volume, "the service starts here from {}", at.as_deref().unwrap_or("an unknown snapshot"));
+        agent.volumes.started_from(volume, at);
         match caught_up {
             Ok(Some(id)) => tracing::info!(%volume, snapshot = %id, "volume brought to its newest snapshot before the service starts here"),
             Ok(None) => {}
@@ -151,6 +154,15 @@ pub(crate) async fn before_start(agent: &Agent, volumes: &[(String, PathBuf)]) -
         }
     }
     Ok(())
+}
+
+/// "snapshot 1a2b3c4d (taken 3 s before this start)": the snapshot the volume was restored to
+/// last, from this node's records.
+fn describe(agent: &Agent, volume: &str, paths: &Paths) -> Option<String> {
+    let id = std::fs::read_to_string(paths.restored()).ok()?;
+    let held = agent.cluster.with_state(|s| s.volumes.held.get(volume).and_then(|h| h.get(&agent.cluster.id)).cloned());
+    let age = held.filter(|h| h.snapshot == id).map(|h| format!(" (taken {} s before this start)", super::unix_ms().saturating_sub(h.taken_ms) / 1000));
+    Some(format!("snapshot {}{}", id.get(..8).unwrap_or(&id), age.unwrap_or_default()))
 }
 
 /// Restores the repository's newest snapshot of `volume` into `data` unless it is

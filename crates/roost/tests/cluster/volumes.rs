@@ -217,6 +217,10 @@ fn failover_keeps_every_row_acknowledged_before_the_last_snapshot(app: App, stac
         let must_keep: Vec<u64> = acked.iter().filter(|(_, at)| *at + INTERVAL < fault_at).map(|(id, _)| *id).collect();
         let missing: Vec<&u64> = must_keep.iter().filter(|id| !held.contains(id)).collect();
         assert!(missing.is_empty(), "{fault:?}: rows acknowledged more than one interval before the fault are gone: {missing:?}");
+        let rows = t.json(via, &["ps", "-p", stack, "--json"]).unwrap_or_default();
+        let note = rows.iter().find(|r| r["service"] == app.service() && r["ready"] == true).and_then(|r| r["note"].as_str()).unwrap_or_default().to_owned();
+        assert!(note.contains("started from snapshot"), "{fault:?}: ps says what data the database came back with: {rows:?}");
+        eprintln!("ps: {note}");
 
         match fault {
             Fault::Cut => tb(&["heal", &host]),

@@ -78,7 +78,9 @@ fn a_name_held_by_a_container_roost_did_not_make_is_reported_and_left_alone() {
     let name = "e2estranger-web-1";
     let _stranger = RemoveOnDrop(vec![name.to_owned()]);
     let _ = docker(&["rm", "-f", name]);
-    let run = docker(&["run", "-d", "--name", name, IMAGE, "sleep", "100000"]);
+    // No network: what matters is the name, and the test then does not depend on the
+    // engine's default bridge (once missing here after testbed runs, cause unknown).
+    let run = docker(&["run", "-d", "--network", "none", "--name", name, IMAGE, "sleep", "100000"]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
 
     let mut agent = Agent::start();
