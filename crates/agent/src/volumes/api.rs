@@ -106,6 +106,14 @@ async fn files(State(agent): State<Arc<Agent>>, Extension(peer): Extension<Peer>
 async fn put(State(agent): State<Arc<Agent>>, Extension(peer): Extension<Peer>, Query(q): Query<PutQuery>, body: Bytes) -> Result<&'static str, ApiError> {
     member(&peer)?;
     let repo = Paths::of(&agent.data_dir, checked(&q.volume)?).repo();
+    if q.path == "config" && std::fs::read(repo.join("config")).is_ok_and(|old| old != body) {
+        // The primary's repository is another one (it started without this node's
+        // copy): this copy is set aside, not lost, and a fresh one begins.
+        let aside = repo.with_file_name(format!("repo.replaced-{}", super::unix_ms()));
+        std::fs::rename(&repo, &aside).map_err(|e| ApiError::internal(format!("cannot set {} aside: {e}", repo.display())))?;
+        agent.volumes.forget_repo(&q.volume);
+        tracing::warn!(volume = %q.volume, "the primary's repository is not this copy's: the copy is kept at {}", aside.display());
+    }
     tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&repo).map_err(|e| format!("cannot make {}: {e}", repo.display()))?;
         roost_volumes::ship::receive(&repo, &q.path, &body).map_err(|e| e.to_string())

@@ -52,8 +52,8 @@ pub struct Room {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// The snapshot each volume should be restored to next, and whether a worker runs.
     pub(crate) wanted: Mutex<HashMap<String, standby::Wanted>>,
-    /// The primary loops this node runs, by volume.
-    primaries: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
+    /// The primary loops this node runs, by volume, with the settings each runs with.
+    primaries: Mutex<HashMap<String, (tokio::task::JoinHandle<()>, roost_spec::Replication)>>,
     /// Repositories opened once (opening derives the key from the password: slow).
     repos: Mutex<HashMap<String, Arc<roost_volumes::Repo>>>,
     /// The snapshot each volume was at when this node last started its service from a
@@ -80,6 +80,11 @@ impl Room {
         let repo = Arc::new(repo);
         self.repos.locked().insert(volume.to_owned(), repo.clone());
         Ok(repo)
+    }
+
+    /// Drops the opened repository of `volume` (its directory was set aside).
+    pub(crate) fn forget_repo(&self, volume: &str) {
+        self.repos.locked().remove(volume);
     }
 
     pub(crate) fn started_from(&self, volume: &str, what: Option<String>) {
@@ -227,8 +232,10 @@ pub async fn run(agent: Arc<Agent>) {
         let mine: Vec<ReplicatedVolume> =
             plans(&agent).into_iter().filter(|(_, p)| p.primary == Some(agent.cluster.id)).map(|(v, _)| v).collect();
         let mut primaries = agent.volumes.primaries.locked();
-        primaries.retain(|name, task| {
-            let keep = mine.iter().any(|v| v.docker_name == *name) && !task.is_finished();
+        // A loop ends when this node stops being the primary, or restarts with new
+        // settings (a deploy changed the interval or the consistency).
+        primaries.retain(|name, (task, settings)| {
+            let keep = mine.iter().any(|v| v.docker_name == *name && v.settings == *settings) && !task.is_finished();
             if !keep {
                 task.abort();
             }
@@ -237,7 +244,8 @@ pub async fn run(agent: Arc<Agent>) {
         for v in mine {
             if !primaries.contains_key(&v.docker_name) {
                 tracing::info!(volume = %v.docker_name, "this node is the volume's primary: snapshots every {:?}", v.settings.interval);
-                primaries.insert(v.docker_name.clone(), tokio::spawn(primary::run(agent.clone(), v)));
+                let settings = v.settings.clone();
+                primaries.insert(v.docker_name.clone(), (tokio::spawn(primary::run(agent.clone(), v)), settings));
             }
         }
     }
