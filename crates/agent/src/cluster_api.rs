@@ -86,6 +86,7 @@ pub fn local_routes() -> Router<Arc<Agent>> {
         .route("/v1/leave", post(leave))
         .route("/v1/nodes/{name}", delete(remove_node))
         .route("/v1/nodes/{name}/drain", post(drain))
+        .route("/v1/move", post(move_service))
 }
 
 /// The CLI API on the cluster port: for members, and for clients presenting a
@@ -394,4 +395,34 @@ async fn drain(State(agent): State<Arc<Agent>>, Path(name): Path<String>, Query(
     agent.cluster.write(roost_cluster::types::Command::SetDraining { node: node.id, draining: q.on }).await?;
     agent.schedule.notify_one();
     Ok(Json(serde_json::json!({"node": name, "draining": q.on})))
+}
+
+#[derive(serde::Deserialize)]
+struct MoveRequest {
+    /// `STACK/SERVICE`.
+    service: String,
+    /// The node's name.
+    node: String,
+}
+
+/// `roost move STACK/SERVICE NODE`: the service's slots go to that node (a stateful one
+/// with its data: the old copy stops, a final snapshot follows it, then it starts).
+async fn move_service(State(agent): State<Arc<Agent>>, Json(req): Json<MoveRequest>) -> Result<Json<serde_json::Value>, ApiError> {
+    let state = agent.cluster.state();
+    let Some((stack, service)) = req.service.split_once('/') else {
+        return Err(ApiError::bad_request(format!("name the service as STACK/SERVICE, not `{}`", req.service)));
+    };
+    if !state.stacks.get(stack).is_some_and(|s| s.spec.services.contains_key(service)) {
+        return Err(ApiError(StatusCode::NOT_FOUND, format!("no service {}: `roost ps` lists them", req.service)));
+    }
+    let Some(node) = state.nodes.values().find(|n| n.name == req.node) else {
+        return Err(ApiError(StatusCode::NOT_FOUND, format!("no node named `{}`: `roost nodes` lists them", req.node)));
+    };
+    if node.witness || state.draining.contains(&node.id) {
+        let why = if node.witness { "a witness runs no services" } else { "it is draining (`roost undrain` it first)" };
+        return Err(ApiError::conflict(format!("cannot move {} to {}: {why}", req.service, req.node)));
+    }
+    agent.cluster.write(roost_cluster::types::Command::SetMove { service: req.service.clone(), node: Some(node.id) }).await?;
+    agent.schedule.notify_one();
+    Ok(Json(serde_json::json!({"service": req.service, "node": req.node})))
 }

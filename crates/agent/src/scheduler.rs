@@ -79,12 +79,37 @@ pub async fn run(agent: Arc<Agent>) {
         holds = decision.holds;
         let Placement { assignments, unplaceable, volume_bound } = decision.placement;
         let placement = PlacementState { assignments, unplaceable, volume_bound };
-        if placement != node.state().placement {
-            if let Err(e) = agent.cluster.write_as_leader(Command::SetPlacement { placement }).await {
+        let state = node.state();
+        if placement != state.placement {
+            if let Err(e) = agent.cluster.write_as_leader(Command::SetPlacement { placement: placement.clone() }).await {
                 tracing::warn!("cannot write the new placement: {e}");
             }
         }
+        for service in moves_done(&state, &placement, &agent.cluster_rows()) {
+            tracing::info!("{service}: moved as asked");
+            if let Err(e) = agent.cluster.write_as_leader(Command::SetMove { service, node: None }).await {
+                tracing::warn!("cannot record a finished move: {e}");
+            }
+        }
     }
+}
+
+/// The moves whose every slot is assigned to, and ready on, the node asked for.
+fn moves_done(state: &roost_cluster::state::ClusterState, placement: &PlacementState, rows: &[roost_api::ReplicaStatus]) -> Vec<String> {
+    state
+        .moves
+        .iter()
+        .filter(|(service, node)| {
+            let Some((stack, svc)) = service.split_once('/') else { return true };
+            let Some(replicas) = state.stacks.get(stack).and_then(|s| s.spec.services.get(svc)).map(|s| s.replicas) else { return true };
+            let name = state.nodes.get(node).map(|n| n.name.as_str());
+            (1..=replicas).all(|slot| {
+                placement.assignments.get(&SlotKey::new(stack, svc, slot)) == Some(node)
+                    && rows.iter().any(|r| r.stack == stack && r.service == svc && r.slot == slot && r.ready && Some(r.node.as_str()) == name)
+            })
+        })
+        .map(|(service, _)| service.clone())
+        .collect()
 }
 
 /// `at` on the agent's clock ([`Agent::now_ms`]), rounded up: a renewal or an election
@@ -146,8 +171,16 @@ fn decide(agent: &Agent, leading_since: Millis, view_since: Millis, previous_hol
             }
         })
         .collect();
-    let stacks: BTreeMap<String, roost_spec::Stack> =
+    let mut stacks: BTreeMap<String, roost_spec::Stack> =
         state.stacks.iter().map(|(k, v)| (k.clone(), v.spec.clone())).collect();
+    // `roost move`: the service may go only to the node asked for while the move is
+    // under way; the hand-off then moves it as any other (a stateful one with its data).
+    for (service, node) in &state.moves {
+        let (Some((stack, svc)), Some(target)) = (service.split_once('/'), state.nodes.get(node)) else { continue };
+        if let Some(svc) = stacks.get_mut(stack).and_then(|s| s.services.get_mut(svc)) {
+            svc.placement.constraints.push(format!("node.hostname=={}", target.name));
+        }
+    }
     let current = Placement {
         assignments: state.placement.assignments.clone(),
         unplaceable: state.placement.unplaceable.clone(),

@@ -134,6 +134,10 @@ pub struct ClusterState {
     /// Replicated volumes: the repositories' password and who holds which snapshot.
     #[serde(default)]
     pub volumes: crate::volumes::VolumesState,
+    /// `roost move STACK/SERVICE NODE` under way: the service's slots may go only to
+    /// that node until they are all there, by `STACK/SERVICE`.
+    #[serde(default)]
+    pub moves: BTreeMap<String, NodeId>,
 }
 
 /// The cluster CA, replicated so any leader can sign joining nodes.
@@ -282,6 +286,13 @@ impl ClusterState {
             }
             Command::SetRollout { slots } => {
                 self.rollout = slots.iter().cloned().collect();
+                CommandResponse::default()
+            }
+            Command::SetMove { service, node } => {
+                match node {
+                    Some(n) => self.moves.insert(service.clone(), *n),
+                    None => self.moves.remove(service),
+                };
                 CommandResponse::default()
             }
             Command::SetDraining { node, draining } => {

@@ -63,6 +63,8 @@ pub enum Command {
     SetRollout { slots: Vec<roost_core::reconcile::SlotKey> },
     /// `roost drain` / `roost undrain`.
     SetDraining { node: NodeId, draining: bool },
+    /// `roost move`: `service` (`STACK/SERVICE`) goes to `node`; `None` when it is there.
+    SetMove { service: String, node: Option<NodeId> },
     /// Certificates, ACME settings and challenge answers of the ingress.
     Ingress(crate::ingress::IngressCommand),
     /// The replicated volumes' password and who holds which snapshot.
@@ -107,6 +109,7 @@ impl std::fmt::Debug for Command {
             Command::Rollback { name, automatic } => f.debug_struct("Rollback").field("name", name).field("automatic", automatic).finish(),
             Command::SetRollout { slots } => f.debug_struct("SetRollout").field("slots", slots).finish(),
             Command::SetDraining { node, draining } => f.debug_struct("SetDraining").field("node", node).field("draining", draining).finish(),
+            Command::SetMove { service, node } => f.debug_struct("SetMove").field("service", service).field("node", node).finish(),
             Command::Ingress(command) => f.debug_tuple("Ingress").field(command).finish(),
             Command::Volumes(command) => f.debug_tuple("Volumes").field(command).finish(),
         }

@@ -46,6 +46,17 @@ pub enum Command {
     Drain { node: String },
     /// Let replicas be placed on a drained node again (existing ones do not move back).
     Undrain { node: String },
+    /// Move a service to a node; a stateful one takes its replicated volumes along
+    /// (stop, final snapshot, start there: nothing written is lost).
+    Move {
+        /// STACK/SERVICE.
+        service: String,
+        /// The node's name (`roost nodes`).
+        node: String,
+        /// Seconds to wait for it to serve there.
+        #[arg(long, default_value_t = 120)]
+        wait_timeout: u64,
+    },
     /// Manage nodes of the cluster.
     #[command(subcommand)]
     Node(NodeCommand),

@@ -86,6 +86,26 @@ pub async fn ls(client: &Client, args: LsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `roost move STACK/SERVICE NODE`: asks, then waits until every replica is ready there.
+pub async fn move_service(client: &Client, service: &str, node: &str, wait_timeout: u64) -> anyhow::Result<ExitCode> {
+    let body = serde_json::json!({ "service": service, "node": node });
+    let _: serde_json::Value = client.call(Method::POST, "/v1/move", Some(&body)).await?;
+    let Some((stack, svc)) = service.split_once('/') else { anyhow::bail!("name the service as STACK/SERVICE") };
+    let started = std::time::Instant::now();
+    loop {
+        let ps: roost_api::PsResponse = client.get(&format!("/v1/ps?stack={}", super::q(stack))).await?;
+        let rows: Vec<_> = ps.replicas.iter().filter(|r| r.service == svc && r.desired).collect();
+        if !rows.is_empty() && rows.iter().all(|r| r.ready && r.node == node) {
+            eprintln!("{service} runs on {node} ({:.1}s)", started.elapsed().as_secs_f64());
+            return Ok(ExitCode::SUCCESS);
+        }
+        if started.elapsed().as_secs() > wait_timeout {
+            anyhow::bail!("{service} is not ready on {node} within {wait_timeout}s (`roost ps -p {stack}` shows why)");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 pub async fn drain(client: &Client, node: &str, on: bool) -> anyhow::Result<ExitCode> {
     let path = format!("/v1/nodes/{}/drain?on={on}", super::q(node));
     let _: serde_json::Value = client.call(Method::POST, &path, None::<&()>).await?;

@@ -39,6 +39,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Leave => cluster::leave(&client(host)?).await,
         Command::Drain { node } => cluster::drain(&client(host)?, &node, true).await,
         Command::Undrain { node } => cluster::drain(&client(host)?, &node, false).await,
+        Command::Move { service, node, wait_timeout } => cluster::move_service(&client(host)?, &service, &node, wait_timeout).await,
         Command::Node(cmd) => cluster::node(&client(host)?, cmd).await,
         Command::Ca(cmd) => ingress::ca(&client(host)?, cmd).await,
         Command::Acme(cmd) => ingress::acme(&client(host)?, cmd).await,

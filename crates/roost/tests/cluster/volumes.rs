@@ -291,9 +291,10 @@ fn postgresql_keeps_its_acknowledged_rows_through_a_cut_and_a_crash_of_its_host(
 }
 
 /// A planned move loses nothing: `roost drain` of the database's host moves it with a
-/// final snapshot taken after its copy stopped. The downtime of writes is printed.
+/// final snapshot taken after its copy stopped, and `roost move` brings it back the
+/// same way. The downtime of writes is printed.
 #[test]
-fn a_drain_moves_the_sqlite_writer_without_losing_an_acknowledged_row() {
+fn a_drain_and_roost_move_move_the_sqlite_writer_without_losing_an_acknowledged_row() {
     let t = Testbed::cluster(3, &[]);
     let file = "/tmp/roost-cluster-test-volumes-notes.yaml";
     std::fs::write(file, SQLITE).unwrap();
@@ -314,5 +315,20 @@ fn a_drain_moves_the_sqlite_writer_without_losing_an_acknowledged_row() {
     let downtime = acked.windows(2).map(|w| w[1].1 - w[0].1).max().unwrap_or_default();
     eprintln!("drain of {host}: {} acknowledged rows, {} lost, writes paused for {downtime:?} at most", acked.len(), lost.len());
     assert!(lost.is_empty(), "a planned move lost acknowledged rows: {lost:?}");
+
+    // `roost move` it back to the host it left: again nothing is lost.
+    t.ok(via, &["undrain", &host]);
+    let writer = Writer::start(App::Sqlite, addr(via), 100_000);
+    std::thread::sleep(Duration::from_secs(3));
+    let said = t.ok(via, &["move", "notes/notes", &host]);
+    eprintln!("{}", said.trim());
+    std::thread::sleep(Duration::from_secs(3));
+    let acked = writer.finish();
+    let held = App::Sqlite.read(&addr(via)).expect("the database answers");
+    let lost: Vec<u64> = acked.iter().map(|(id, _)| *id).filter(|id| !held.contains(id)).collect();
+    let downtime = acked.windows(2).map(|w| w[1].1 - w[0].1).max().unwrap_or_default();
+    eprintln!("move to {host}: {} acknowledged rows, {} lost, writes paused for {downtime:?} at most", acked.len(), lost.len());
+    assert_eq!(running_on(&t, "notes", "notes").as_deref(), Some(host.as_str()), "roost move put it there");
+    assert!(lost.is_empty(), "roost move lost acknowledged rows: {lost:?}");
     assert!(copies.finish() <= 1, "the database ran on two hosts at once");
 }
