@@ -67,6 +67,13 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// Sends one request to a peer and returns its answer body.
 pub trait Transport: Send + Sync + 'static {
     fn post(&self, addr: &str, path: &str, body: Vec<u8>) -> BoxFuture<Result<Vec<u8>, TransportError>>;
+
+    /// As [`Transport::post`], on a connection of its own made for this request: a
+    /// forwarded write must never wait in the send buffer of a pooled connection over a
+    /// cut link, to be delivered (and applied) after the writer was told it was refused.
+    fn post_fresh(&self, addr: &str, path: &str, body: Vec<u8>) -> BoxFuture<Result<Vec<u8>, TransportError>> {
+        self.post(addr, path, body)
+    }
 }
 
 /// Creates per-peer connections for openraft.

@@ -215,7 +215,7 @@ impl ClusterNode {
                         continue;
                     };
                     let body = serde_json::to_vec(&command).map_err(|e| WriteError::Other(e.to_string()))?;
-                    return match self.transport.post(&node.addr, FORWARD, body).await {
+                    return match self.transport.post_fresh(&node.addr, FORWARD, body).await {
                         Ok(bytes) => {
                             let r: Result<CommandResponse, String> =
                                 serde_json::from_slice(&bytes).map_err(|e| WriteError::Other(e.to_string()))?;

@@ -58,12 +58,37 @@ impl Peer {
 
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
+/// A client connection to a peer. Dropping it (the request's future was dropped, say
+/// at a write's no-quorum timeout) aborts the connection: its socket lingers 0 s, so
+/// the kernel resets it and discards what was not sent yet. Before, a forwarded write
+/// the caller had been told was refused sat in the send buffer of a cut link and was
+/// delivered, and applied, after the heal.
+struct Connection {
+    sender: Sender,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Connection {
+    /// Lets the connection live on by itself (a streamed answer still flows).
+    fn detach(mut self) {
+        self.task = None;
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
 /// The client half. Its TLS config is swappable: joining a cluster replaces the identity.
 pub struct TlsTransport {
     config: RwLock<Arc<rustls::ClientConfig>>,
     /// Idle connections by peer address. A connection is taken out while in use and put
     /// back only after a complete exchange, so each carries one request at a time.
-    pool: Arc<Mutex<HashMap<String, (Sender, Instant)>>>,
+    pool: Arc<Mutex<HashMap<String, (Connection, Instant)>>>,
 }
 
 impl TlsTransport {
@@ -87,8 +112,8 @@ impl TlsTransport {
     /// Unreachable peers and TLS refusals as [`TransportError::Unreachable`]; HTTP
     /// errors as [`TransportError::Failed`] with the peer's message.
     pub async fn post_with(config: Arc<rustls::ClientConfig>, addr: &str, path: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
-        let mut sender = connect(config, addr).await?;
-        send(&mut sender, path, body).await
+        let mut conn = connect(config, addr).await?;
+        send(&mut conn.sender, path, body).await
     }
 }
 
@@ -104,8 +129,8 @@ const BULK_TIMEOUT: Duration = Duration::from_secs(120);
 pub async fn post_bulk(transport: &TlsTransport, addr: &str, path: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
     let config = transport.config.reading().clone();
     let exchange = async {
-        let mut sender = connect(config, addr).await?;
-        exchange(&mut sender, path, body, "application/octet-stream").await
+        let mut conn = connect(config, addr).await?;
+        exchange(&mut conn.sender, path, body, "application/octet-stream").await
     };
     tokio::time::timeout(BULK_TIMEOUT, exchange)
         .await
@@ -118,25 +143,29 @@ pub async fn post_bulk(transport: &TlsTransport, addr: &str, path: &str, body: V
 /// As [`TlsTransport::post_with`].
 pub async fn get_stream(transport: &TlsTransport, addr: &str, path: &str) -> Result<hyper::body::Incoming, TransportError> {
     let config = transport.config.reading().clone();
-    let mut sender = connect(config, addr).await?;
+    let mut conn = connect(config, addr).await?;
     let req = Request::get(path)
         .header("host", roost_pki::NODE_SERVER_NAME)
         .body(Full::new(Bytes::new()))
         .expect("a valid request");
-    let resp = sender.send_request(req).await.map_err(|e| TransportError::Unreachable(e.to_string()))?;
+    let resp = conn.sender.send_request(req).await.map_err(|e| TransportError::Unreachable(e.to_string()))?;
     if !resp.status().is_success() {
         return Err(TransportError::Failed(format!("{addr} answered {}", resp.status())));
     }
+    // The body streams on after this returns: the connection must outlive `conn`.
+    conn.detach();
     Ok(resp.into_body())
 }
 
-async fn connect(config: Arc<rustls::ClientConfig>, addr: &str) -> Result<Sender, TransportError> {
+async fn connect(config: Arc<rustls::ClientConfig>, addr: &str) -> Result<Connection, TransportError> {
     let unreachable = |e: String| TransportError::Unreachable(format!("{addr}: {e}"));
     let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr))
         .await
         .map_err(|_| unreachable("connect timed out".into()))?
         .map_err(|e| unreachable(e.to_string()))?;
     let _ = tcp.set_nodelay(true);
+    // Closed means reset: nothing buffered is delivered after its sender gave up.
+    let _ = tcp.set_zero_linger();
     let name = rustls::pki_types::ServerName::try_from(roost_pki::NODE_SERVER_NAME).expect("a valid name");
     let tls = tokio::time::timeout(CONNECT_TIMEOUT, tokio_rustls::TlsConnector::from(config).connect(name, tcp))
         .await
@@ -145,10 +174,10 @@ async fn connect(config: Arc<rustls::ClientConfig>, addr: &str) -> Result<Sender
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
         .await
         .map_err(|e| unreachable(e.to_string()))?;
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let _ = conn.await;
     });
-    Ok(sender)
+    Ok(Connection { sender, task: Some(task) })
 }
 
 async fn send(sender: &mut Sender, path: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
@@ -185,15 +214,24 @@ impl Transport for TlsTransport {
         let (addr, path) = (addr.to_owned(), path.to_owned());
         let pool = self.pool.clone();
         Box::pin(async move {
-            let mut sender = match cached {
-                Some((s, _)) if s.is_ready() => s,
+            let mut conn = match cached {
+                Some((c, _)) if c.sender.is_ready() => c,
                 _ => connect(config, &addr).await?,
             };
-            let result = send(&mut sender, &path, body).await;
+            let result = send(&mut conn.sender, &path, body).await;
             if result.is_ok() {
-                pool.locked().insert(addr, (sender, Instant::now()));
+                pool.locked().insert(addr, (conn, Instant::now()));
             }
             result
+        })
+    }
+
+    fn post_fresh(&self, addr: &str, path: &str, body: Vec<u8>) -> BoxFuture<Result<Vec<u8>, TransportError>> {
+        let config = self.config.reading().clone();
+        let (addr, path) = (addr.to_owned(), path.to_owned());
+        Box::pin(async move {
+            let mut conn = connect(config, &addr).await?;
+            send(&mut conn.sender, &path, body).await
         })
     }
 }
