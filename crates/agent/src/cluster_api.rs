@@ -112,7 +112,7 @@ async fn require_cli_token(
 }
 
 /// Cluster-internal routes need a certificate of this cluster.
-fn member(peer: &Peer) -> Result<u64, ApiError> {
+pub(crate) fn member(peer: &Peer) -> Result<u64, ApiError> {
     peer.id().ok_or_else(|| ApiError::forbidden("this endpoint is for cluster members only"))
 }
 

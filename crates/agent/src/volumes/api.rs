@@ -3,6 +3,7 @@
 
 use super::{standby, Paths};
 use crate::api::ApiError;
+use crate::cluster_api::member;
 use crate::peer::Peer;
 use crate::Agent;
 use axum::body::Bytes;
@@ -73,10 +74,6 @@ pub fn cli_routes() -> Router<Arc<Agent>> {
         .route("/v1/volumes/snapshots", get(snapshots))
         .route("/v1/volumes/password", get(password))
         .route("/v1/volumes/restore", post(restore_by_hand))
-}
-
-fn member(peer: &Peer) -> Result<u64, ApiError> {
-    peer.id().ok_or_else(|| ApiError::forbidden("this endpoint is for cluster members only"))
 }
 
 /// A volume name that becomes a path: the same rule as the repository's.
