@@ -35,13 +35,19 @@
 //! 8. **Listing** ([`rows`]). `roost volume ls --json` prints [`VolumeRow`]s, one per
 //!    replicated volume in Docker-name order; ages and the recovery point are whole
 //!    seconds, rounded down, at the `now_ms` given.
+//! 9. **Retention** ([`to_forget`]). A repository keeps every `diverged` snapshot,
+//!    the newest snapshot, every snapshot of the last 15 minutes and the newest of
+//!    each clock hour (UTC) of the last 24 hours; the primary forgets the rest and
+//!    prunes, and standbys mirror it.
 #![forbid(unsafe_code)]
 
 mod plan;
+mod retention;
 mod rows;
 mod volumes;
 
 pub use plan::{copies, freshest_holder, plan_volume, Candidate, Held, VolumePlan, VolumeState};
+pub use retention::{to_forget, SnapshotAge, KEEP_ALL_MS, KEEP_HOURLY_MS};
 pub use rows::{rows, StandbyRow, VolumeRow};
 pub use volumes::{replicated, ReplicatedVolume};
 
