@@ -13,8 +13,11 @@
 //! [`ship::receive`], which checks it against its name, then brings its warm copy of
 //! the volume up to a snapshot with [`Repo::restore_in_place`].
 //!
-//! What to snapshot when, and where, is decided elsewhere; this crate only does it.
-//! Not wired into the agent yet.
+//! A primary's repository shrinks with [`Repo::forget_and_prune`]; a standby then
+//! deletes what the primary no longer holds ([`ship::extra`], [`ship::remove`]).
+//!
+//! What to snapshot when, and where, is decided elsewhere (`roost-replication`); this
+//! crate only does it. The agent's `volumes` room wires it.
 #![forbid(unsafe_code)]
 
 mod recording;
@@ -23,7 +26,7 @@ mod restore;
 pub mod ship;
 mod stage;
 
-pub use repo::{FileKind, Repo, RepoFile, Snapshot, VolumeError};
+pub use repo::{FileKind, PruneSummary, Repo, RepoFile, Snapshot, VolumeError};
 pub use restore::RestoreStats;
 pub use ship::Received;
 pub use stage::{stage, StageStats};

@@ -3,8 +3,8 @@
 use crate::recording::Recording;
 use rustic_backend::LocalBackend;
 use rustic_core::{
-    BackupOptions, ConfigOptions, Credentials, FileType, KeyOptions, PathList, Repository, RepositoryBackends,
-    RepositoryOptions, RusticError, SnapshotOptions,
+    BackupOptions, ConfigOptions, Credentials, FileType, KeyOptions, LimitOption, PathList, PruneOptions, Repository,
+    RepositoryBackends, RepositoryOptions, RusticError, SnapshotOptions,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -72,6 +72,8 @@ pub struct Snapshot {
     pub id: String,
     /// When it was taken, RFC 3339.
     pub time: String,
+    /// When it was taken, Unix milliseconds.
+    pub unix_ms: i64,
     pub tags: Vec<String>,
     /// The snapshot it is an increment of.
     pub parent: Option<String>,
@@ -81,6 +83,17 @@ pub struct Snapshot {
     /// The files taking it wrote, in the order written (packs, then index, then the
     /// snapshot file); empty when listed rather than just taken.
     pub new_files: Vec<RepoFile>,
+}
+
+/// What [`Repo::forget_and_prune`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PruneSummary {
+    /// Snapshots forgotten.
+    pub forgotten: usize,
+    /// Pack files deleted whole (no snapshot needed any of their data).
+    pub packs_deleted: u64,
+    /// Pack files whose used data was copied into new packs, then deleted.
+    pub packs_repacked: u64,
 }
 
 /// A repository in a local directory, opened with its password. Keep it for later
@@ -215,6 +228,40 @@ impl Repo {
         Ok(files.iter().max_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id))).map(describe))
     }
 
+    /// Forgets the snapshots `ids` (full ids) and prunes: deletes every pack no
+    /// remaining snapshot needs, repacks packs that are mostly unused (restic's
+    /// defaults: at most 5 % of the repository left unused, at most 10 % repacked per
+    /// run), rewrites the index. Ids the repository does not hold are ignored.
+    ///
+    /// Deletes at once rather than in restic's two phases: run it only while nothing
+    /// else writes to the repository (a snapshot, or a [`crate::ship::receive`]), or a
+    /// pack written meanwhile without its index yet is deleted as unreferenced.
+    ///
+    /// # Errors
+    /// The repository cannot be read or written; it is then as consistent as restic's
+    /// own interrupted prune leaves it (every snapshot left still has its data).
+    pub fn forget_and_prune(&self, ids: &[String]) -> Result<PruneSummary, VolumeError> {
+        let repo = Repository::new(&options(), &self.backends).and_then(|r| r.open(&self.credentials)).map_err(self.fail("open to prune"))?;
+        let all = repo.get_all_snapshots().map_err(self.fail("list the snapshots"))?;
+        let forget: Vec<_> = all.iter().filter(|s| ids.iter().any(|id| *id == s.id.to_hex().as_str())).map(|s| s.id).collect();
+        if !forget.is_empty() {
+            repo.delete_snapshots(&forget).map_err(self.fail("forget snapshots"))?;
+        }
+        let mut opts = PruneOptions::default();
+        opts.instant_delete = true;
+        opts.max_unused = LimitOption::Percentage(5);
+        let plan = repo.prune_plan(&opts).map_err(self.fail("plan the prune"))?;
+        let stats = &plan.stats;
+        let summary = PruneSummary {
+            forgotten: forget.len(),
+            packs_deleted: stats.packs.unused + stats.packs_unref,
+            packs_repacked: stats.packs.repack,
+        };
+        repo.prune(&opts, plan).map_err(self.fail("prune"))?;
+        self.recording.take();
+        Ok(summary)
+    }
+
     /// Every file of the repository, in the order a copy must be applied in so that a
     /// reader never sees a snapshot whose data is missing: `config`, keys, packs,
     /// indexes, snapshots (by path within a kind). Files whose names are not restic's
@@ -234,6 +281,7 @@ fn describe(file: &rustic_core::repofile::SnapshotFile) -> Snapshot {
     Snapshot {
         id: file.id.to_hex().as_str().to_owned(),
         time: file.time.timestamp().to_string(),
+        unix_ms: file.time.timestamp().as_millisecond(),
         tags: file.tags.iter().cloned().collect(),
         parent: file.parent.map(|p| p.to_hex().as_str().to_owned()),
         data_added: None,

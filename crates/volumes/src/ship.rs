@@ -158,6 +158,52 @@ pub fn missing(have: &[RepoFile], want: &[RepoFile]) -> Vec<RepoFile> {
     want.iter().filter(|f| have.get(f.path.as_str()) != Some(&f.size)).cloned().collect()
 }
 
+/// The files of `have` (a standby's copy) that the primary's repository, whose paths
+/// are `keep`, no longer holds: what its prune deleted. In the order to delete them in
+/// so that the copy stays readable at every step: snapshots first, then indexes, then
+/// packs (the reverse of [`missing`]'s). `config` and keys are never listed.
+///
+/// List `have` before asking for `keep`: a file that reached the copy after `keep`
+/// was taken would otherwise be taken for deleted.
+#[must_use]
+pub fn extra(have: &[RepoFile], keep: &[String]) -> Vec<RepoFile> {
+    let keep: std::collections::HashSet<&str> = keep.iter().map(String::as_str).collect();
+    let mut out: Vec<RepoFile> =
+        have.iter().filter(|f| !matches!(f.kind, FileKind::Config | FileKind::Key) && !keep.contains(f.path.as_str())).cloned().collect();
+    out.sort_by(|a, b| b.kind.cmp(&a.kind).then_with(|| a.path.cmp(&b.path)));
+    out
+}
+
+/// Deletes `files` (from [`extra`]) from the repository in `repo_dir`, in order; a
+/// file already gone is no error. Returns how many it deleted.
+///
+/// # Errors
+/// A path that is not a repository file's, or a file that cannot be deleted (the
+/// files before it are gone, the rest are left).
+pub fn remove(repo_dir: &Path, files: &[RepoFile]) -> Result<usize, VolumeError> {
+    let mut removed = 0;
+    for file in files {
+        if let Err(why) = parse(&file.path) {
+            return Err(VolumeError::Invalid(format!("cannot remove `{}` from {}: {why}", file.path, repo_dir.display())));
+        }
+        let path = repo_dir.join(&file.path);
+        match fs::remove_file(&path) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(VolumeError::io("remove", &path)(e)),
+        }
+    }
+    if removed > 0 {
+        for dir in ["snapshots", "index", "data"] {
+            let dir = repo_dir.join(dir);
+            if dir.is_dir() {
+                sync_dir(&dir)?;
+            }
+        }
+    }
+    Ok(removed)
+}
+
 /// Every file of the repository in the directory `repo_dir`, in the order a copy must
 /// be applied in (see [`crate::Repo::files`]); usable on a standby before the
 /// repository is complete enough to open. Names restic would not give (temporary
@@ -243,5 +289,22 @@ mod tests {
         let want = [f("c", 1), f("a", 1), f("b", 2)];
         assert_eq!(missing(&[f("a", 1), f("b", 3)], &want), [f("c", 1), f("b", 2)]);
         assert_eq!(missing(&want, &want), []);
+    }
+
+    #[test]
+    fn extra_deletes_what_the_primary_dropped_readers_first_and_never_the_config_or_keys() {
+        let f = |kind, path: &str| RepoFile { kind, path: path.to_owned(), size: 1 };
+        let have = [
+            f(FileKind::Config, "config"),
+            f(FileKind::Key, "keys/k"),
+            f(FileKind::Pack, "data/aa/old"),
+            f(FileKind::Pack, "data/bb/kept"),
+            f(FileKind::Index, "index/old"),
+            f(FileKind::Snapshot, "snapshots/old"),
+            f(FileKind::Snapshot, "snapshots/kept"),
+        ];
+        let keep = ["data/bb/kept", "snapshots/kept", "index/new"].map(String::from);
+        let paths: Vec<String> = extra(&have, &keep).into_iter().map(|f| f.path).collect();
+        assert_eq!(paths, ["snapshots/old", "index/old", "data/aa/old"]);
     }
 }
