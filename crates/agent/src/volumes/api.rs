@@ -42,6 +42,12 @@ pub struct RestoreRequest {
     pub snapshot: String,
     /// When the primary took it (Unix ms).
     pub taken_ms: u64,
+    /// The primary, and how many files its repository held when it sent this: a
+    /// standby holding more has files the primary's prune deleted.
+    #[serde(default)]
+    pub from: u64,
+    #[serde(default)]
+    pub primary_files: usize,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -111,6 +117,7 @@ async fn put(State(agent): State<Arc<Agent>>, Extension(peer): Extension<Peer>, 
         agent.volumes.forget_repo(&q.volume);
         tracing::warn!(volume = %q.volume, "the primary's repository is not this copy's: the copy is kept at {}", aside.display());
     }
+    let _no_prune = agent.volumes.repo_write_lock(&q.volume).lock_owned().await;
     tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&repo).map_err(|e| format!("cannot make {}: {e}", repo.display()))?;
         roost_volumes::ship::receive(&repo, &q.path, &body).map_err(|e| e.to_string())
@@ -180,7 +187,10 @@ pub struct SnapshotRow {
 
 async fn snapshots(State(agent): State<Arc<Agent>>, Query(q): Query<SnapshotsQuery>) -> Result<Json<Vec<SnapshotRow>>, ApiError> {
     let volume = checked(&q.volume)?.to_owned();
-    let key = agent.cluster.with_state(|s| s.volumes.key.clone()).ok_or_else(|| ApiError::not_found("the cluster has no volume repositories yet"))?;
+    let key = agent
+        .cluster
+        .with_state(|s| s.volumes.key.clone())
+        .ok_or_else(|| ApiError::not_found(format!("this node holds no snapshots of {volume}: the cluster has no volume repositories yet")))?;
     let repo = Paths::of(&agent.data_dir, &volume).repo();
     if !repo.join("config").exists() {
         return Err(ApiError::not_found(format!("this node holds no snapshots of {volume}")));

@@ -20,7 +20,12 @@
 //!   restore cannot be finished is not started from).
 //! - **Never dropped silently**: a node that was primary and is asked to be a standby
 //!   again first snapshots what its volume holds, tagged `diverged`, into its
-//!   repository; `roost volume snapshots` lists it.
+//!   repository and sends the primary every file of it the primary lacks;
+//!   `roost volume snapshots` lists it on both.
+//! - **Retention** ([`primary`]): the primary forgets what rule 9 of
+//!   `roost-replication` lets go and prunes, a minute after it takes the role and
+//!   every 10 minutes after; each standby then deletes the files the primary no longer
+//!   holds (never while it keeps a `diverged` snapshot the primary lacks).
 //!
 //! Snapshots travel as repository files on the cluster port (mutual TLS, members only),
 //! never through Raft; Raft carries the repositories' password and who holds what
@@ -50,6 +55,10 @@ const EVERY: Duration = Duration::from_secs(1);
 pub struct Room {
     /// One lock per volume: a restore and a container start never overlap.
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// One lock per volume on writes into its repository from outside (a received
+    /// file) and the prune that deletes: a pack received without its index yet would
+    /// look unreferenced to the prune.
+    repo_writes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// The snapshot each volume should be restored to next, and whether a worker runs.
     pub(crate) wanted: Mutex<HashMap<String, standby::Wanted>>,
     /// The primary loops this node runs, by volume, with the settings each runs with.
@@ -115,6 +124,10 @@ impl Room {
     pub(crate) fn lock(&self, volume: &str) -> Arc<tokio::sync::Mutex<()>> {
         self.locks.locked().entry(volume.to_owned()).or_default().clone()
     }
+
+    pub(crate) fn repo_write_lock(&self, volume: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.repo_writes.locked().entry(volume.to_owned()).or_default().clone()
+    }
 }
 
 /// Where a volume's repository copy and its bookkeeping live on this node.
@@ -146,6 +159,11 @@ impl Paths {
     /// last restored it: its data may hold writes no standby has.
     pub fn primary_mark(&self) -> PathBuf {
         self.dir.join("was-primary")
+    }
+    /// Present from the moment this node keeps a `diverged` snapshot until the primary
+    /// holds it too: until then this copy deletes nothing the primary lacks.
+    pub fn unpushed_mark(&self) -> PathBuf {
+        self.dir.join("diverged-unpushed")
     }
 }
 

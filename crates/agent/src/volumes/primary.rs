@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 
 /// A hook runs at most this long.
 const HOOK_TIMEOUT: Duration = Duration::from_secs(120);
+/// A new primary prunes this soon (a repository it takes over may have grown while
+/// nobody pruned), then every [`PRUNE_EVERY`].
+const FIRST_PRUNE: Duration = Duration::from_secs(60);
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 pub(super) async fn run(agent: Arc<Agent>, volume: ReplicatedVolume) {
     let name = volume.docker_name.clone();
@@ -21,15 +25,29 @@ pub(super) async fn run(agent: Arc<Agent>, volume: ReplicatedVolume) {
     // a failure, then asked again.
     let mut shipped: HashMap<NodeId, Vec<String>> = HashMap::new();
     let mut failing = false;
+    let mut prune_due = Instant::now() + FIRST_PRUNE;
     loop {
         let started = Instant::now();
         match round(&agent, &volume, &mut shipped).await {
-            Ok(Some(taken)) => {
+            Ok(Some(Round { snapshot: taken, paused })) => {
                 if failing {
                     tracing::info!(volume = %name, "snapshots work again");
                     failing = false;
                 }
-                tracing::debug!(volume = %name, snapshot = %taken, took = ?started.elapsed(), "snapshot shipped");
+                if Instant::now() >= prune_due {
+                    prune_due = Instant::now() + PRUNE_EVERY;
+                    match prune(&agent, &volume).await {
+                        Ok(summary) if summary.forgotten > 0 || summary.packs_deleted > 0 => {
+                            tracing::info!(volume = %name, ?summary, "old snapshots forgotten and the repository pruned");
+                            // The standbys' copies change too: ask them again.
+                            shipped.clear();
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(volume = %name, "cannot prune the volume's repository: {e:#}"),
+                    }
+                }
+                // `bench/volumes.sh` reads these figures (ROOST_LOG=roost_agent::volumes=debug).
+                tracing::debug!(volume = %name, snapshot = %taken, took_ms = started.elapsed().as_millis(), paused_ms = paused.map(|p| p.as_millis()), "snapshot shipped");
             }
             Ok(None) => {}
             Err(e) => {
@@ -48,9 +66,16 @@ pub(super) async fn run(agent: Arc<Agent>, volume: ReplicatedVolume) {
     }
 }
 
+/// What a round did: the snapshot it took and shipped, and how long the writers were
+/// frozen for it (`pause` consistency only).
+struct Round {
+    snapshot: String,
+    paused: Option<Duration>,
+}
+
 /// One snapshot and its shipping; `None` while there is nothing to snapshot (the
 /// service is not running here yet, or the cluster has no password yet).
-async fn round(agent: &Agent, volume: &ReplicatedVolume, shipped: &mut HashMap<NodeId, Vec<String>>) -> anyhow::Result<Option<String>> {
+async fn round(agent: &Agent, volume: &ReplicatedVolume, shipped: &mut HashMap<NodeId, Vec<String>>) -> anyhow::Result<Option<Round>> {
     let Some(key) = agent.cluster.with_state(|s| s.volumes.key.clone()) else { return Ok(None) };
     let standbys = super::plans(agent)
         .into_iter()
@@ -80,11 +105,13 @@ async fn round(agent: &Agent, volume: &ReplicatedVolume, shipped: &mut HashMap<N
     std::fs::write(paths.primary_mark(), b"")
         .or_else(|_| std::fs::create_dir_all(&paths.dir).and_then(|()| std::fs::write(paths.primary_mark(), b"")))?;
     let taken_ms = unix_ms();
+    let mut paused = None;
     let snapshot = {
         let _exclusive = agent.volumes.lock(&volume.docker_name).lock_owned().await;
         let source = if volume.settings.consistency == Consistency::Pause {
             // Frozen only while the changes since the last round are copied aside; the
             // snapshot then reads the copy at leisure.
+            let froze_at = Instant::now();
             let frozen = freeze_all(&driver, volume, &writers).await?;
             let (live, staging) = (data.clone(), paths.staging());
             let staged = tokio::task::spawn_blocking(move || roost_volumes::stage(&live, &staging)).await;
@@ -93,6 +120,7 @@ async fn round(agent: &Agent, volume: &ReplicatedVolume, shipped: &mut HashMap<N
                     tracing::warn!(volume = %volume.docker_name, "cannot thaw a container after the snapshot: {e}");
                 }
             }
+            paused = Some(froze_at.elapsed());
             staged??;
             paths.staging()
         } else {
@@ -111,7 +139,31 @@ async fn round(agent: &Agent, volume: &ReplicatedVolume, shipped: &mut HashMap<N
             tracing::debug!(volume = %volume.docker_name, standby, "shipping failed: {e:#}");
         }
     }
-    Ok(Some(snapshot.id))
+    Ok(Some(Round { snapshot: snapshot.id, paused }))
+}
+
+/// Forgets the snapshots retention lets go (rule 9 of `roost-replication`) and
+/// prunes, while no snapshot is taken and no file is received.
+async fn prune(agent: &Agent, volume: &ReplicatedVolume) -> anyhow::Result<roost_volumes::PruneSummary> {
+    let key = agent.cluster.with_state(|s| s.volumes.key.clone()).ok_or_else(|| anyhow::anyhow!("no volume password yet"))?;
+    let paths = Paths::of(&agent.data_dir, &volume.docker_name);
+    let repo = agent.volumes.repo(&paths, &volume.docker_name, &key, false)?;
+    let _exclusive = agent.volumes.lock(&volume.docker_name).lock_owned().await;
+    let _no_writes = agent.volumes.repo_write_lock(&volume.docker_name).lock_owned().await;
+    let now = unix_ms();
+    tokio::task::spawn_blocking(move || {
+        let ages: Vec<roost_replication::SnapshotAge> = repo
+            .snapshots()?
+            .into_iter()
+            .map(|s| roost_replication::SnapshotAge {
+                taken_ms: u64::try_from(s.unix_ms).unwrap_or(0),
+                diverged: s.tags.iter().any(|t| t == "diverged"),
+                id: s.id,
+            })
+            .collect();
+        Ok(repo.forget_and_prune(&roost_replication::to_forget(&ages, now))?)
+    })
+    .await?
 }
 
 /// Freezes every writer's processes (all or none: one that cannot be frozen thaws
@@ -147,10 +199,18 @@ async fn ship(
     taken_ms: u64,
     shipped: &mut HashMap<NodeId, Vec<String>>,
 ) -> anyhow::Result<()> {
-    let have = send_files(agent, &volume.docker_name, paths, standby, shipped.remove(&standby)).await?;
+    let (have, primary_files) = send_files(agent, &volume.docker_name, paths, standby, shipped.remove(&standby)).await?;
     shipped.insert(standby, have);
     let addr = address(agent, standby)?;
-    let request = RestoreRequest { volume: volume.docker_name.clone(), stack: volume.stack.clone(), key: volume.volume.clone(), snapshot: snapshot.to_owned(), taken_ms };
+    let request = RestoreRequest {
+        volume: volume.docker_name.clone(),
+        stack: volume.stack.clone(),
+        key: volume.volume.clone(),
+        snapshot: snapshot.to_owned(),
+        taken_ms,
+        from: agent.cluster.id,
+        primary_files,
+    };
     crate::peer::post_bulk(&agent.cluster.transport, &addr, super::api::RESTORE, serde_json::to_vec(&request)?).await?;
     Ok(())
 }
@@ -160,11 +220,12 @@ fn address(agent: &Agent, node: NodeId) -> anyhow::Result<String> {
 }
 
 /// Sends `to` every file of this node's repository copy of `volume` it lacks: `have`
-/// when known from an earlier round, else asked first. Returns what it holds now.
+/// when known from an earlier round, else asked first. Returns what it holds now, and
+/// how many files this node's copy holds.
 ///
 /// # Errors
 /// `to` cannot be reached, refuses a file, or the repository cannot be read.
-pub(super) async fn send_files(agent: &Agent, volume: &str, paths: &Paths, to: NodeId, have: Option<Vec<String>>) -> anyhow::Result<Vec<String>> {
+pub(super) async fn send_files(agent: &Agent, volume: &str, paths: &Paths, to: NodeId, have: Option<Vec<String>>) -> anyhow::Result<(Vec<String>, usize)> {
     let addr = address(agent, to)?;
     let transport = &agent.cluster.transport;
     let mut have = match have {
@@ -183,5 +244,5 @@ pub(super) async fn send_files(agent: &Agent, volume: &str, paths: &Paths, to: N
         crate::peer::post_bulk(transport, &addr, &path, bytes).await?;
         have.push(file.path.clone());
     }
-    Ok(have)
+    Ok((have, ours.len()))
 }

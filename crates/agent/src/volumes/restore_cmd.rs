@@ -1,8 +1,8 @@
 //! `roost volume restore STACK/VOLUME SNAPSHOT`: the service stops, its volume becomes
 //! the snapshot where the service runs, and it starts again. Run on any node whose
 //! repository copy holds the snapshot (`roost volume snapshots` lists them; a
-//! `diverged` snapshot exists only on the node that kept it): that node first sends
-//! the primary whatever files it lacks.
+//! `diverged` snapshot is on the node that kept it, and on the primary once that node
+//! could send it): that node first sends the primary whatever files it lacks.
 
 use super::Paths;
 use crate::sync::MutexExt as _;
@@ -53,8 +53,11 @@ pub(crate) async fn here(agent: &Arc<Agent>, command: &RestoreCommand) -> anyhow
         roost_replication::replicated(&stacks).into_iter().find(|v| v.docker_name == volume)
     });
     let Some(replicated) = replicated else { anyhow::bail!("no replicated volume {volume}") };
-    let key = agent.cluster.with_state(|s| s.volumes.key.clone()).ok_or_else(|| anyhow::anyhow!("no volume password yet"))?;
     let paths = Paths::of(&agent.data_dir, volume);
+    let key = agent.cluster.with_state(|s| s.volumes.key.clone()).filter(|_| paths.repo().join("config").exists());
+    let Some(key) = key else {
+        anyhow::bail!("no snapshot {} of {volume} here: the node running its service holds no snapshots of it yet", command.snapshot)
+    };
     let repo = agent.volumes.repo(&paths, volume, &key, false)?;
     let driver = agent.driver().await.map_err(anyhow::Error::msg)?;
     let _exclusive = agent.volumes.lock(volume).lock_owned().await;

@@ -82,7 +82,8 @@ async fn work(agent: Arc<Agent>, volume: String) {
 }
 
 /// Restores `request` into this node's copy of the volume, under the volume's lock;
-/// first keeps what the copy holds if this node wrote it as the primary.
+/// first keeps what the copy holds if this node wrote it as the primary, and sends
+/// that to the primary. Then deletes what the primary's prune deleted.
 async fn restore(agent: &Agent, request: &RestoreRequest) -> anyhow::Result<()> {
     let _exclusive = agent.volumes.lock(&request.volume).lock_owned().await;
     if runs_here(agent, request) {
@@ -96,8 +97,49 @@ async fn restore(agent: &Agent, request: &RestoreRequest) -> anyhow::Result<()> 
     let data = driver.volume_mountpoint(&request.volume).await?.ok_or_else(|| anyhow::anyhow!("volume {} vanished", request.volume))?;
     let paths = Paths::of(&agent.data_dir, &request.volume);
     let repo = agent.volumes.repo(&paths, &request.volume, &key, false)?;
-    let (request, host) = (request.clone(), agent.node.clone());
-    tokio::task::spawn_blocking(move || restore_blocking(&repo, &paths, &request, &data, &host)).await?
+    let (blocking_request, host, blocking_paths) = (request.clone(), agent.node.clone(), Paths::of(&agent.data_dir, &request.volume));
+    tokio::task::spawn_blocking(move || restore_blocking(&repo, &blocking_paths, &blocking_request, &data, &host)).await??;
+    if request.from == 0 {
+        return Ok(());
+    }
+    if paths.unpushed_mark().exists() {
+        // The primary keeps it from now on (retention never forgets it), so it is
+        // listed there and survives this copy mirroring the primary's prunes.
+        match super::primary::send_files(agent, &request.volume, &paths, request.from, None).await {
+            Ok(_) => {
+                std::fs::remove_file(paths.unpushed_mark())?;
+                tracing::info!(volume = %request.volume, "the `diverged` snapshot is on the primary too");
+            }
+            Err(e) => tracing::warn!(volume = %request.volume, "cannot send the `diverged` snapshot to the primary yet: {e:#}"),
+        }
+    } else if request.primary_files > 0 {
+        mirror_prune(agent, request, &paths).await?;
+    }
+    Ok(())
+}
+
+/// Deletes the files of this copy the primary no longer holds, if it holds more files
+/// than the primary did when it sent `request` (files that arrived since only cost a
+/// look).
+async fn mirror_prune(agent: &Agent, request: &RestoreRequest, paths: &Paths) -> anyhow::Result<()> {
+    let repo_dir = paths.repo();
+    // Listed before the primary's list is asked for: see `ship::extra`.
+    let have = tokio::task::spawn_blocking(move || roost_volumes::ship::files(&repo_dir)).await??;
+    if have.len() <= request.primary_files {
+        return Ok(());
+    }
+    let addr = agent.cluster.with_state(|s| s.nodes.get(&request.from).map(|n| n.addr.clone()));
+    let addr = addr.ok_or_else(|| anyhow::anyhow!("the primary left"))?;
+    let body = serde_json::to_vec(&super::api::FilesRequest { volume: request.volume.clone() })?;
+    let keep: Vec<String> = serde_json::from_slice(&crate::peer::post_bulk(&agent.cluster.transport, &addr, super::api::FILES, body).await?)?;
+    let extra = roost_volumes::ship::extra(&have, &keep);
+    if extra.is_empty() {
+        return Ok(());
+    }
+    let repo_dir = paths.repo();
+    let removed = tokio::task::spawn_blocking(move || roost_volumes::ship::remove(&repo_dir, &extra)).await??;
+    tracing::info!(volume = %request.volume, removed, "deleted the files the primary's prune deleted");
+    Ok(())
 }
 
 fn restore_blocking(repo: &Repo, paths: &Paths, request: &RestoreRequest, data: &std::path::Path, host: &str) -> anyhow::Result<()> {
@@ -105,6 +147,7 @@ fn restore_blocking(repo: &Repo, paths: &Paths, request: &RestoreRequest, data: 
         // This copy took writes as the primary that no standby may have: keep them.
         let kept = repo.snapshot(data, &request.volume, host, &["diverged"])?;
         tracing::warn!(volume = %request.volume, snapshot = %kept.id, "this node was the volume's primary: what it held is kept as a `diverged` snapshot before it becomes a standby");
+        std::fs::write(paths.unpushed_mark(), &kept.id)?;
         std::fs::remove_file(paths.primary_mark())?;
     }
     let stats = repo.restore_in_place(&request.snapshot, &request.volume, data, &paths.marker())?;

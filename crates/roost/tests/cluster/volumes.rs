@@ -234,6 +234,13 @@ fn failover_keeps_every_row_acknowledged_before_the_last_snapshot(app: App, stac
         let diverged = diverged.and_then(|s| s["id"].as_str()).unwrap_or_else(|| {
             panic!("{fault:?}: the old primary {host} keeps what only it had as a `diverged` snapshot: {snapshots:?}")
         });
+        // It sends it to the primary, whose retention keeps it and whose prunes the
+        // old primary mirrors from now on.
+        let primary = running_on(&t, stack, app.service()).expect("the database runs");
+        wait_until(Duration::from_secs(30), "the diverged snapshot on the primary too", || {
+            t.json(&primary, &["volume", "snapshots", &format!("{stack}/{}", volume_of(stack)), "--json"])
+                .is_some_and(|listed| listed.iter().any(|s| s["id"] == diverged))
+        });
         if let (Fault::Cut, App::Sqlite) = (fault, app) {
             // Bring it back by hand, on the node that kept it: the rows the failover
             // lost are there again.
@@ -294,7 +301,7 @@ fn postgresql_keeps_its_acknowledged_rows_through_a_cut_and_a_crash_of_its_host(
 /// final snapshot taken after its copy stopped, and `roost move` brings it back the
 /// same way. The downtime of writes is printed.
 #[test]
-fn a_drain_and_roost_move_move_the_sqlite_writer_without_losing_an_acknowledged_row() {
+fn a_drain_roost_move_and_an_update_move_the_sqlite_writer_without_losing_an_acknowledged_row() {
     let t = Testbed::cluster(3, &[]);
     let file = "/tmp/roost-cluster-test-volumes-notes.yaml";
     std::fs::write(file, SQLITE).unwrap();
@@ -303,32 +310,79 @@ fn a_drain_and_roost_move_move_the_sqlite_writer_without_losing_an_acknowledged_
     let copies = Sampler::start("notes");
     let host = running_on(&t, "notes", "notes").expect("the database runs somewhere");
     let via = HOSTS.into_iter().find(|h| *h != host).unwrap();
-    let writer = Writer::start(App::Sqlite, addr(via), 1);
-    std::thread::sleep(Duration::from_secs(4));
-    t.ok(via, &["drain", &host]);
-    wait_until(Duration::from_secs(60), "the database on another host", || running_on(&t, "notes", "notes").is_some_and(|h| h != host));
-    std::thread::sleep(Duration::from_secs(3));
-    let acked = writer.finish();
-    let held = App::Sqlite.read(&addr(via)).expect("the database answers");
-    App::Sqlite.check(&addr(via));
-    let lost: Vec<u64> = acked.iter().map(|(id, _)| *id).filter(|id| !held.contains(id)).collect();
-    let downtime = acked.windows(2).map(|w| w[1].1 - w[0].1).max().unwrap_or_default();
-    eprintln!("drain of {host}: {} acknowledged rows, {} lost, writes paused for {downtime:?} at most", acked.len(), lost.len());
-    assert!(lost.is_empty(), "a planned move lost acknowledged rows: {lost:?}");
+    // Each planned move runs under a steady writer; nothing acknowledged may be lost.
+    let planned = |what: &str, first_id: u64, action: &dyn Fn()| {
+        let writer = Writer::start(App::Sqlite, addr(via), first_id);
+        std::thread::sleep(Duration::from_secs(3));
+        action();
+        std::thread::sleep(Duration::from_secs(3));
+        let acked = writer.finish();
+        let held = App::Sqlite.read(&addr(via)).expect("the database answers");
+        App::Sqlite.check(&addr(via));
+        let lost: Vec<u64> = acked.iter().map(|(id, _)| *id).filter(|id| !held.contains(id)).collect();
+        let downtime = acked.windows(2).map(|w| w[1].1 - w[0].1).max().unwrap_or_default();
+        eprintln!("{what}: {} acknowledged rows, {} lost, writes paused for {downtime:?} at most", acked.len(), lost.len());
+        assert!(lost.is_empty(), "{what} lost acknowledged rows: {lost:?}");
+    };
+    planned(&format!("drain of {host}"), 1, &|| {
+        t.ok(via, &["drain", &host]);
+        wait_until(Duration::from_secs(60), "the database on another host", || running_on(&t, "notes", "notes").is_some_and(|h| h != host));
+    });
 
     // `roost move` it back to the host it left: again nothing is lost.
     t.ok(via, &["undrain", &host]);
-    let writer = Writer::start(App::Sqlite, addr(via), 100_000);
-    std::thread::sleep(Duration::from_secs(3));
-    let said = t.ok(via, &["move", "notes/notes", &host]);
-    eprintln!("{}", said.trim());
-    std::thread::sleep(Duration::from_secs(3));
-    let acked = writer.finish();
-    let held = App::Sqlite.read(&addr(via)).expect("the database answers");
-    let lost: Vec<u64> = acked.iter().map(|(id, _)| *id).filter(|id| !held.contains(id)).collect();
-    let downtime = acked.windows(2).map(|w| w[1].1 - w[0].1).max().unwrap_or_default();
-    eprintln!("move to {host}: {} acknowledged rows, {} lost, writes paused for {downtime:?} at most", acked.len(), lost.len());
+    planned(&format!("move to {host}"), 100_000, &|| eprintln!("{}", t.ok(via, &["move", "notes/notes", &host]).trim()));
     assert_eq!(running_on(&t, "notes", "notes").as_deref(), Some(host.as_str()), "roost move put it there");
-    assert!(lost.is_empty(), "roost move lost acknowledged rows: {lost:?}");
+
+    // An update that places it elsewhere (a new constraint) is a planned move too.
+    let third = HOSTS.into_iter().find(|h| *h != host && *h != via).unwrap();
+    let pinned = SQLITE.replace("    x-roost:\n      routes:", &format!("    deploy:\n      placement:\n        constraints: [\"node.hostname == {third}\"]\n    x-roost:\n      routes:"));
+    assert_ne!(pinned, SQLITE);
+    std::fs::write(file, &pinned).unwrap();
+    planned(&format!("update placing it on {third}"), 200_000, &|| {
+        t.ok(via, &["up", "-f", file, "-p", "notes"]);
+        wait_until(Duration::from_secs(60), "the database on the pinned host", || running_on(&t, "notes", "notes").as_deref() == Some(third));
+    });
     assert!(copies.finish() <= 1, "the database ran on two hosts at once");
+}
+
+/// `hook` consistency: a command run in the service's container before each snapshot,
+/// whose output lands in that snapshot (here the time it ran; a real one would be
+/// `pg_dump`). Each standby's warm copy shows it, newer with every snapshot.
+#[test]
+fn a_hook_runs_in_the_container_before_each_snapshot_and_its_output_reaches_the_standbys() {
+    const HOOKED: &str = r#"services:
+  app:
+    image: roost-test/busybox:latest
+    command: ["sleep", "3600"]
+    init: true
+    volumes: [data:/data]
+volumes:
+  data:
+    x-roost: {interval: 2s, hook: "date +%s > /data/hook-ran"}
+"#;
+    let t = Testbed::cluster(3, &[]);
+    let file = "/tmp/roost-cluster-test-volumes-hook.yaml";
+    std::fs::write(file, HOOKED).unwrap();
+    t.ok("h1", &["up", "-f", file, "-p", "hooked"]);
+    wait_until(Duration::from_secs(90), "the volume replicated to two standbys", || replicated(&t, "h1", 2));
+    let listed = t.json("h1", &["volume", "ls", "--json"]).unwrap_or_default();
+    assert_eq!(listed[0]["consistency"], "hook", "{listed:?}");
+    let primary = running_on(&t, "hooked", "app").expect("the service runs");
+    let ran_at = |host: &str| -> Option<u64> {
+        let mountpoint = String::from_utf8(tb(&["docker", host, "volume", "inspect", "-f", "{{.Mountpoint}}", "hooked_data"]).stdout).ok()?;
+        std::fs::read_to_string(std::path::Path::new(mountpoint.trim()).join("hook-ran")).ok()?.trim().parse().ok()
+    };
+    for standby in HOSTS.into_iter().filter(|h| *h != primary) {
+        let first = {
+            let mut seen = None;
+            wait_until(Duration::from_secs(30), "the hook's output in a standby's copy", || {
+                seen = ran_at(standby);
+                seen.is_some()
+            });
+            seen.unwrap()
+        };
+        wait_until(Duration::from_secs(30), "a newer run of the hook in the standby's copy", || ran_at(standby).is_some_and(|t| t > first));
+        eprintln!("{standby}: the hook's output reached the warm copy, and a newer one after it");
+    }
 }
