@@ -114,3 +114,43 @@ fn a_second_agent_on_the_same_data_dir_is_refused() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("in use by another roost agent"), "{}", stderr(&out));
 }
+
+#[test]
+fn bad_volume_and_move_commands_say_what_is_wrong_and_change_nothing() {
+    let _serial = serial();
+    let mut agent = Agent::start();
+    let yaml = format!(
+        "services:\n  db:\n    image: {IMAGE}\n    command: [\"sleep\", \"3600\"]\n    init: true\n    volumes: [\"data:/data\"]\nvolumes:\n  data:\n"
+    );
+    ok(&agent.up("e2evol", &yaml));
+    let before = containers("e2evol");
+    let node = agent.roost(&["nodes", "--json"]);
+    let node: serde_json::Value = serde_json::from_slice(&node.stdout).unwrap_or_default();
+    let node = node.as_array().and_then(|n| n.first()).and_then(|n| n["name"].as_str()).unwrap_or("?").to_owned();
+
+    let cases: [(&[&str], &str); 9] = [
+        (&["volume", "snapshots", "data"], "name the volume as STACK/VOLUME"),
+        (&["volume", "snapshots", "e2evol/nope"], "no replicated volume e2evol/nope"),
+        (&["volume", "restore", "e2evol/nope", "1a2b3c4d"], "no replicated volume e2evol/nope"),
+        (&["volume", "snapshots", "e2evol/data"], "holds no snapshots of"),
+        (&["volume", "restore", "e2evol/data", "1a2b3c4d"], "1a2b3c4d"),
+        (&["move", "db", &node], "name the service as STACK/SERVICE"),
+        (&["move", "e2evol/nosuch", &node], "no service e2evol/nosuch"),
+        (&["move", "e2evol/db", "no-such-node"], "no node named `no-such-node`"),
+        (&["volume", "frobnicate"], "frobnicate"),
+    ];
+    for (args, says) in cases {
+        let out = agent.roost(args);
+        assert!(!out.status.success(), "{args:?} must fail");
+        let err = stderr(&out);
+        assert!(err.contains(says), "{args:?}: expected `{says}` in\n{err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    // One node: the volume is listed, with no standby to hold a copy.
+    let listed = agent.roost(&["volume", "ls", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(rows[0]["state"], "single_copy", "{rows}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(containers("e2evol"), before, "nothing restarted or changed");
+    assert!(agent.is_running(), "the agent keeps running");
+}
