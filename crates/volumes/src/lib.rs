@@ -29,4 +29,4 @@ mod stage;
 pub use repo::{FileKind, PruneSummary, Repo, RepoFile, Snapshot, VolumeError};
 pub use restore::RestoreStats;
 pub use ship::Received;
-pub use stage::{stage, StageStats};
+pub use stage::{stage, stage_older_than, StageStats};

@@ -27,13 +27,30 @@ pub struct StageStats {
 /// # Errors
 /// An entry of `live` cannot be read, or `copy` cannot be written.
 pub fn stage(live: &Path, copy: &Path) -> Result<StageStats, VolumeError> {
+    stage_older_than(live, copy, None)
+}
+
+/// [`stage`] for a volume that is still being written, before the writers are
+/// frozen: so the frozen pass only copies what changed meanwhile (after a failover
+/// the staging copy is empty, and copying the whole volume frozen would stop the
+/// service for seconds).
+///
+/// Files modified at or after `cutoff` are left alone: a file's time comes from a
+/// coarse clock, so one written again in the same tick after being copied would look
+/// unchanged to the frozen pass. Choose a cutoff a second or more before now. The
+/// copy is not consistent after this; only [`stage`] (with the writers frozen) makes
+/// it so.
+///
+/// # Errors
+/// As [`stage`]; an error here is no reason to skip the frozen pass.
+pub fn stage_older_than(live: &Path, copy: &Path, cutoff: Option<SystemTime>) -> Result<StageStats, VolumeError> {
     let mut stats = StageStats::default();
     fs::create_dir_all(copy).map_err(VolumeError::io("make the staging directory", copy))?;
-    mirror(live, copy, &mut stats)?;
+    mirror(live, copy, cutoff, &mut stats)?;
     Ok(stats)
 }
 
-fn mirror(live: &Path, copy: &Path, stats: &mut StageStats) -> Result<(), VolumeError> {
+fn mirror(live: &Path, copy: &Path, cutoff: Option<SystemTime>, stats: &mut StageStats) -> Result<(), VolumeError> {
     let mut names = BTreeSet::new();
     for entry in fs::read_dir(live).map_err(VolumeError::io("list", live))? {
         let entry = entry.map_err(VolumeError::io("list", live))?;
@@ -49,7 +66,7 @@ fn mirror(live: &Path, copy: &Path, stats: &mut StageStats) -> Result<(), Volume
             if !to.exists() {
                 fs::create_dir(&to).map_err(VolumeError::io("make", &to))?;
             }
-            mirror(&from, &to, stats)?;
+            mirror(&from, &to, cutoff, stats)?;
         } else if kind.is_symlink() {
             let target = fs::read_link(&from).map_err(VolumeError::io("read the link", &from))?;
             if fs::read_link(&to).ok().as_deref() != Some(target.as_path()) {
@@ -57,6 +74,9 @@ fn mirror(live: &Path, copy: &Path, stats: &mut StageStats) -> Result<(), Volume
                 std::os::unix::fs::symlink(&target, &to).map_err(VolumeError::io("make the link", &to))?;
             }
         } else if kind.is_file() {
+            if cutoff.is_some_and(|cutoff| meta.modified().is_ok_and(|m| m >= cutoff)) {
+                continue;
+            }
             let same = old.as_ref().is_some_and(|o| o.len() == meta.len() && o.mtime() == meta.mtime() && o.mtime_nsec() == meta.mtime_nsec());
             if same && old.as_ref().is_some_and(|o| o.uid() == meta.uid() && o.gid() == meta.gid() && o.mode() == meta.mode()) {
                 // The common case while the writers are frozen: two stats, nothing else.
@@ -131,6 +151,22 @@ mod tests {
         fs::File::options().write(true).open(live.path().join("two")).unwrap().set_modified(mtime).unwrap();
         assert_eq!(stage(live.path(), copy.path()).unwrap().copied, 0);
         assert_eq!(fs::metadata(copy.path().join("two")).unwrap().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_pass_before_the_freeze_leaves_fresh_files_to_the_frozen_one() {
+        let (live, copy) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        fs::write(live.path().join("old"), "settled").unwrap();
+        fs::write(live.path().join("fresh"), "being written").unwrap();
+        let an_hour_ago = SystemTime::now() - std::time::Duration::from_secs(3600);
+        fs::File::options().write(true).open(live.path().join("old")).unwrap().set_modified(an_hour_ago).unwrap();
+        let cutoff = SystemTime::now() - std::time::Duration::from_secs(1);
+        let early = stage_older_than(live.path(), copy.path(), Some(cutoff)).unwrap();
+        assert_eq!(early.copied, 1);
+        assert!(copy.path().join("old").exists() && !copy.path().join("fresh").exists());
+        let frozen = stage(live.path(), copy.path()).unwrap();
+        assert_eq!((frozen.copied, frozen.removed), (1, 0), "only the fresh file is left for the frozen pass");
+        assert_eq!(fs::read_to_string(copy.path().join("fresh")).unwrap(), "being written");
     }
 
     /// Not a test of behaviour: how long staging an unchanged tree takes (the pause a

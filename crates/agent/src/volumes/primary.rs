@@ -18,6 +18,9 @@ const HOOK_TIMEOUT: Duration = Duration::from_secs(120);
 /// nobody pruned), then every [`PRUNE_EVERY`].
 const FIRST_PRUNE: Duration = Duration::from_secs(60);
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
+/// Files modified less than this long ago are left to the frozen staging pass (see
+/// `roost_volumes::stage_older_than`).
+const SETTLED: Duration = Duration::from_secs(1);
 
 pub(super) async fn run(agent: Arc<Agent>, volume: ReplicatedVolume) {
     let name = volume.docker_name.clone();
@@ -37,7 +40,7 @@ pub(super) async fn run(agent: Arc<Agent>, volume: ReplicatedVolume) {
                 if Instant::now() >= prune_due {
                     prune_due = Instant::now() + PRUNE_EVERY;
                     match prune(&agent, &volume).await {
-                        Ok(summary) if summary.forgotten > 0 || summary.packs_deleted > 0 => {
+                        Ok(summary) if summary.forgotten > 0 || summary.packs_deleted > 0 || summary.packs_repacked > 0 => {
                             tracing::info!(volume = %name, ?summary, "old snapshots forgotten and the repository pruned");
                             // The standbys' copies change too: ask them again.
                             shipped.clear();
@@ -110,7 +113,14 @@ async fn round(agent: &Agent, volume: &ReplicatedVolume, shipped: &mut HashMap<N
         let _exclusive = agent.volumes.lock(&volume.docker_name).lock_owned().await;
         let source = if volume.settings.consistency == Consistency::Pause {
             // Frozen only while the changes since the last round are copied aside; the
-            // snapshot then reads the copy at leisure.
+            // snapshot then reads the copy at leisure. A first pass while the writers
+            // run copies what settled, so the frozen one copies only what is fresh.
+            let (live, staging) = (data.clone(), paths.staging());
+            let cutoff = std::time::SystemTime::now() - SETTLED;
+            let early = tokio::task::spawn_blocking(move || roost_volumes::stage_older_than(&live, &staging, Some(cutoff))).await?;
+            if let Err(e) = early {
+                tracing::debug!(volume = %volume.docker_name, "staging before the freeze failed (the frozen pass redoes it): {e}");
+            }
             let froze_at = Instant::now();
             let frozen = freeze_all(&driver, volume, &writers).await?;
             let (live, staging) = (data.clone(), paths.staging());
