@@ -136,13 +136,6 @@ jq_leader=$(r 2 nodes --json | jq -r '.[] | select(.leader) | .name')
 log "cluster formed: 3 voters, leader $LEADER"
 
 # --- percentiles -----------------------------------------------------------------------------------
-stats() { # numbers (seconds) on stdin -> "n min p50 p95 max" (nearest rank)
-  sort -g | awk '{ v[NR] = $1 } END {
-    if (NR == 0) { print "0 n/a n/a n/a n/a"; exit }
-    r50 = int(NR * 0.50); if (r50 < NR * 0.50) r50++; if (r50 < 1) r50 = 1
-    r95 = int(NR * 0.95); if (r95 < NR * 0.95) r95++
-    printf "%d %.3f %.3f %.3f %.3f\n", NR, v[1], v[r50], v[r95], v[NR] }'
-}
 
 # --- a. roost failover --------------------------------------------------------------------------------
 # One trial: FAULT is kill (kill-agent / start-agent) or cut (cut / heal). Appends the failover
@@ -340,7 +333,6 @@ read -r SW_N SW_MIN SW_P50 SW_P95 SW_MAX < <(stats <"$TMP/sw-fo.txt")
 read -r SC_N SC_MIN SC_P50 SC_P95 SC_MAX < <(stats <"$TMP/sw-cfg.txt")
 read -r SL_N SL_MIN SL_P50 SL_P95 SL_MAX < <(stats <"$TMP/sw-cls.txt")
 SW_POLL=$(poll_ms "$TMP/sw-polls.txt")
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.1fx", a / b; else print "n/a" }'; }
 SC_COMMIT=$( [ "$SC_N" -gt 0 ] && sub3 "$SC_P50" "$SL_P50" || echo n/a)
 
 # --- report ------------------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ ROOST_DEADLINE=${BENCH_ROOST_DEADLINE:-330}
 # so that the report is always written before the watchdog).
 SWARM_TRIAL_NEED=${BENCH_SWARM_TRIAL_NEED:-145}
 STACK=fobench
+SVC=db
 IMAGE=roost-test/busybox:latest
 
 # shellcheck source=bench/lib.sh
@@ -58,11 +59,7 @@ IMAGE=roost-test/busybox:latest
 testbed_preflight
 command -v curl >/dev/null || die "curl is needed (apt-get install -y curl)"
 
-TMP=$(mktemp -d /tmp/roost-bench-failover.XXXXXX)
-WATCHDOG_PID=""
-SAMPLER_PID=""
-TESTBED_STARTED=0
-SWARM_STARTED=0
+bench_state failover
 
 cleanup() {
   local rc=$?
@@ -74,89 +71,14 @@ cleanup() {
   rm -rf "$TMP"
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'echo "bench: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
-trap 'log "interrupted"; exit 130' INT TERM
-start_watchdog
+bench_traps
 
 # --- binary and testbed --------------------------------------------------------------------------
-if [ ! -x "$ROOST_BIN" ]; then
-  log "building the release binary"
-  (cd "$REPO" && cargo build --release -p roost)
-fi
-log "testbed up 3 ($TESTBED_DIR)"
-TESTBED_STARTED=1
-timeout 120 "$TB" up 3 >/dev/null
-
-declare -a SOCK DSOCK DPATH
-for i in 1 2 3; do
-  SOCK[$i]=$("$TB" sock "h$i")
-  DSOCK[$i]=$("$TB" dsock "h$i")
-  DPATH[$i]=${DSOCK[$i]#unix://}
-done
-r() { local h=$1; shift; timeout 10 "$ROOST_BIN" --host "${SOCK[$h]}" "$@"; }
-dk() { local h=$1; shift; timeout 20 "$DOCKER" -H "${DSOCK[$h]}" "$@"; }
-others() { local i; for i in 1 2 3; do [ "$i" != "$1" ] && printf '%s ' "$i"; done; } # H -> the other two
+testbed_up3 120
 
 # --- percentiles -----------------------------------------------------------------------------------
-stats() { # numbers (seconds) on stdin -> "n min p50 p95 max" (nearest rank)
-  sort -g | awk '{ v[NR] = $1 } END {
-    if (NR == 0) { print "0 n/a n/a n/a n/a"; exit }
-    r50 = int(NR * 0.50); if (r50 < NR * 0.50) r50++; if (r50 < 1) r50 = 1
-    r95 = int(NR * 0.95); if (r95 < NR * 0.95) r95++
-    printf "%d %.3f %.3f %.3f %.3f\n", NR, v[1], v[r50], v[r95], v[NR] }'
-}
-maxof() { sort -g | tail -n 1 | awk '{ printf "%.3f", $1 } END { if (NR == 0) printf "n/a" }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.1fx", a / b; else print "n/a" }'; }
 
 # --- the engine sampler ----------------------------------------------------------------------------
-# Every 100 ms, all 3 dockerds at once (curl on the unix socket; a cut does not affect it):
-# "t_us run1 run2 run3 healthy1 healthy2 healthy3" per line, -1 for a host that did not answer
-# within 0.5 s. FILTER is a Docker API filter for the service's running containers.
-sampler_loop() { # FILTER OUTFILE MAXSAMPLES
-  local filter=$1 out=$2 max=$3 n=0 t i s run hl next
-  while [ "$n" -lt "$max" ]; do
-    n=$((n + 1))
-    t=${EPOCHREALTIME/./}
-    for i in 1 2 3; do
-      curl -s -m 0.5 --unix-socket "${DPATH[$i]}" -G --data-urlencode "filters=$filter" \
-        http://docker/containers/json >"$TMP/samp$i" 2>/dev/null || echo FAIL >"$TMP/samp$i" &
-    done
-    wait
-    run=""; hl=""
-    for i in 1 2 3; do
-      s=$(<"$TMP/samp$i")
-      if [[ $s != \[* ]]; then run+=" -1"; hl+=" -1"; continue; fi
-      local a=${s//\"Id\":/}
-      run+=" $(( (${#s} - ${#a}) / 5 ))"
-      a=${s//(healthy)/}
-      hl+=" $(( (${#s} - ${#a}) / 9 ))"
-    done
-    echo "$t$run$hl" >>"$out"
-    next=$(( t + 100000 - ${EPOCHREALTIME/./} ))
-    [ "$next" -gt 0 ] && sleep "$(printf '0.%06d' "$next")"
-  done
-}
-sampler_start() { # FILTER OUTFILE
-  : >"$2"
-  sampler_loop "$1" "$2" 3000 </dev/null &
-  SAMPLER_PID=$!
-}
-sampler_stop() {
-  if [ -n "$SAMPLER_PID" ]; then kill "$SAMPLER_PID" 2>/dev/null || true; wait "$SAMPLER_PID" 2>/dev/null || true; fi
-  SAMPLER_PID=""
-}
-# Over a sample file: "overlap_s maxcopies unanswered_samples open" — the longest stretch with 2+ db
-# containers running on the 3 engines together (from its first sample to the first sample after
-# it with fewer; to the last sample if it never ended: then open=1, a lower bound).
-overlap_of() {
-  awk '{ tot = 0; for (i = 2; i <= 4; i++) { if ($i < 0) unk++; else tot += $i }
-         if (tot > mx) mx = tot
-         if (tot >= 2) { if (!inside) { inside = 1; s = $1 } } else if (inside) { d = $1 - s; if (d > best) best = d; inside = 0 }
-         last = $1 }
-       END { if (inside) { d = last - s; if (d > best) { best = d; open = 1 } }
-             printf "%.3f %d %d %d\n", best / 1e6, mx, unk, open + 0 }' "$1"
-}
 # After the new copy first ran on a survivor (CUTCOL = the cut host's running column, 2-4): the
 # first sample with no db running anywhere and the first one after it with one again ->
 # "dip_us back_us", or nothing. A restart of the new copy (availability lost again).
@@ -179,40 +101,7 @@ TOKEN=$(r 1 token)
 r 2 join 10.77.0.11:4280 --token "$TOKEN" >/dev/null 2>&1 || die "h2 could not join"
 r 3 join 10.77.0.11:4280 --token "$TOKEN" >/dev/null 2>&1 || die "h3 could not join"
 
-# "nodes reachable leader db_ready_nodes" as host H sees the cluster and the stack.
-view() {
-  local n up l db
-  read -r n up l < <(r "$1" nodes --json 2>/dev/null |
-    jq -r '[length, ([.[] | select(.reachable)] | length), ([.[] | select(.leader) | .name] | join(","))] | @tsv' 2>/dev/null || echo "0 0 -") || true
-  db=$(r "$1" ps -p "$STACK" --json 2>/dev/null |
-    jq -r '[.[] | select(.service == "db" and .desired and .ready) | .node] | join(",")' 2>/dev/null || echo "")
-  echo "$n $up ${l:--} ${db:--}"
-}
-# Settled: every host sees 3 nodes, 3 reachable, the same single leader and db ready on the same
-# single node (or, with NODB=1, ignores db). -> "leader dbnode".
-settled_once() {
-  local i n up l db first=""
-  for i in 1 2 3; do
-    read -r n up l db < <(view "$i")
-    [ "$n" = 3 ] && [ "$up" = 3 ] && [[ $l =~ ^h[1-3]$ ]] || return 1
-    if [ "${NODB:-0}" = 1 ]; then db=-; else [[ $db =~ ^h[1-3]$ ]] || return 1; fi
-    [ -z "$first" ] && first="$l $db"
-    [ "$l $db" = "$first" ] || return 1
-  done
-  echo "$first"
-}
-wait_settled() { # SECONDS -> "leader dbnode"; twice in a row, 0.3 s apart
-  local deadline=$(( $(elapsed) + $1 )) a b
-  while [ "$(elapsed)" -lt "$deadline" ]; do
-    if a=$(settled_once); then
-      sleep 0.3
-      if b=$(settled_once) && [ "$a" = "$b" ]; then echo "$a"; return 0; fi
-    fi
-    sleep 0.2
-  done
-  return 1
-}
-NODB=1 wait_settled 30 >/dev/null || die "the cluster did not settle (3 nodes, 3 reachable, one leader) within 30 s"
+NOSVC=1 wait_settled 30 >/dev/null || die "the cluster did not settle (3 nodes, 3 reachable, one leader) within 30 s"
 log "cluster formed: 3 voters"
 
 cat >"$TMP/stack.yaml" <<EOF
@@ -234,24 +123,6 @@ r 1 up -f "$TMP/stack.yaml" -p "$STACK" --wait --wait-timeout 60 >/dev/null 2>&1
 read -r LEADER DBN < <(wait_settled 30) || die "db did not become ready on one node, seen by all 3, within 30 s"
 log "stack deployed: db on $DBN, leader $LEADER"
 
-# The per-poll parser: a bash regex over the pretty JSON rows (no jq per poll), checked once
-# against jq. Sets READY to the space-separated nodes where db is desired and ready.
-READY=""
-ready_nodes() { # H -> READY ("" also when no answer)
-  local out rest row
-  READY=""
-  out=$(timeout 2 "$ROOST_BIN" --host "${SOCK[$1]}" ps -p "$STACK" --json 2>/dev/null) || return 0
-  rest=$out
-  local k=0
-  while [ "$k" -lt 50 ] && [[ $rest =~ \{([^{}]*)\} ]]; do
-    k=$((k + 1))
-    row=${BASH_REMATCH[1]}
-    rest=${rest#*"${BASH_REMATCH[0]}"}
-    [[ $row =~ \"service\":\ \"db\" ]] && [[ $row =~ \"desired\":\ true ]] && [[ $row =~ \"ready\":\ true ]] &&
-      [[ $row =~ \"node\":\ \"([^\"]+)\" ]] && READY+="${READY:+ }${BASH_REMATCH[1]}"
-  done
-  return 0
-}
 ready_nodes 2
 [ "$READY" = "$DBN" ] || die "the poll parser reads db ready on '$READY', jq on '$DBN'"
 
@@ -303,14 +174,8 @@ roost_trial() { # T LEADER DBNODE
   t0=$(now_us)
   "$TB" cut "$d"
   deadline_us=$(( t0 + 30000000 ))
-  while [ "$polls" -lt 3000 ]; do
-    polls=$((polls + 1))
-    ready_nodes "$s"
-    for new in $READY; do [ "$new" != "$d" ] && { t1=$(now_us); break 2; }; done
-    new=""
-    [ "$(now_us)" -lt "$deadline_us" ] || break
-    sleep 0.01
-  done
+  poll_ready_elsewhere "$s" "$d" "$deadline_us" 3000
+  t1=$T_READY; new=$NEW_NODE; polls=$POLLS
   th=$(now_us)
   "$TB" heal "$d"
   st=$(wait_settled 30) || { st=""; log "   trial $t: not settled within 30 s after the heal"; }
