@@ -213,7 +213,7 @@ fn describe(agent: &Agent, volume: &str, paths: &Paths) -> Option<String> {
 fn catch_up(repo: &Repo, paths: &Paths, volume: &str, data: &std::path::Path) -> anyhow::Result<Option<String>> {
     // A `diverged` snapshot is what an old primary kept aside: never started from
     // unless restored by hand. (One repository holds one volume.)
-    let Some(latest) = repo.snapshots()?.into_iter().filter(|s| !s.tags.iter().any(|t| t == "diverged")).next_back() else {
+    let Some(latest) = repo.snapshots()?.into_iter().rfind(|s| !s.tags.iter().any(|t| t == "diverged")) else {
         return Ok(None);
     };
     let restored = std::fs::read_to_string(paths.restored()).unwrap_or_default();
