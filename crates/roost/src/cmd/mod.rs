@@ -1,6 +1,6 @@
 //! One module per command; each returns the process exit code.
 
-mod agent;
+pub(crate) mod agent;
 mod cluster;
 mod config;
 mod down;
